@@ -1,0 +1,3 @@
+"""tickerdesk: the backend of a retail stock brokerage."""
+
+__version__ = "0.1.0"

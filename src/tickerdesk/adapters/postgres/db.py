@@ -1,0 +1,83 @@
+"""PostgreSQL connections, migrations and reference data.
+
+Schema changes go through Alembic (SQLAlchemy types); queries go straight to
+asyncpg, because placement is one hand-written statement and every layer between
+it and the wire costs CPU on the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import simplejson
+
+from ...seed import seed_rows
+
+ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+
+
+def dumps(value: Any) -> str:
+    """JSON with exact decimals (numbers, never floats) and RFC 3339 timestamps."""
+    return simplejson.dumps(value, use_decimal=True, default=_default, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    return simplejson.loads(text, use_decimal=True)
+
+
+def _default(value: Any) -> Any:
+    from ...app.views import rfc3339
+
+    if hasattr(value, "astimezone"):
+        return rfc3339(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=dumps, decoder=loads, schema="pg_catalog")
+
+
+def asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def sqlalchemy_url(url: str) -> str:
+    return "postgresql+asyncpg://" + url.split("://", 1)[1]
+
+
+async def create_pool(url: str, size: int = 20) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        asyncpg_dsn(url), min_size=min(2, size), max_size=size, init=_init_connection
+    )
+
+
+def _upgrade(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+async def migrate(url: str) -> None:
+    """Bring the schema to the newest revision (Alembic runs its own event loop)."""
+    await asyncio.to_thread(_upgrade, url)
+
+
+async def seed_instruments(pool: asyncpg.Pool) -> None:
+    """Insert the shipped instruments; existing ones (and their prices) stay as they are."""
+    rows = seed_rows()
+    await pool.execute(
+        """
+        INSERT INTO instruments (symbol, name, reference_price, last_price)
+        SELECT s, n, p, p FROM unnest($1::text[], $2::text[], $3::numeric[]) AS t(s, n, p)
+        ON CONFLICT (symbol) DO NOTHING
+        """,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+    )

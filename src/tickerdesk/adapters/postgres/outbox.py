@@ -1,0 +1,82 @@
+"""The outbox relay and the notification inbox, on PostgreSQL.
+
+The relay claims a batch of committed events (SKIP LOCKED, so several relays
+share the work without publishing one event twice), hands it to `publish`, and
+deletes it in the same transaction only once `publish` returned: delivery is at
+least once, and consumers are idempotent by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+Publish = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+class OutboxRelay:
+    def __init__(self, pool: asyncpg.Pool, publish: Publish, *, batch: int = 500):
+        self.pool = pool
+        self._publish = publish
+        self._batch = batch
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def relay_once(self) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """DELETE FROM outbox WHERE id IN (
+                       SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                   RETURNING id, payload""",
+                self._batch,
+            )
+            if rows:
+                await self._publish([r["payload"] for r in sorted(rows, key=lambda r: r["id"])])
+        return len(rows)
+
+    async def drain(self) -> None:
+        while await self.relay_once():
+            pass
+
+    async def run(self, idle_seconds: float = 1.0) -> None:
+        """Relay until cancelled: woken at each commit, and every `idle_seconds` anyway."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), idle_seconds)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(idle_seconds)
+
+
+class Inbox:
+    """Each user's notifications: one row per event id, however often it arrives."""
+
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def store(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        await self.pool.execute(
+            """INSERT INTO notifications (user_id, event_id, type, payload, created_at)
+               SELECT u, e, t, p, o::timestamptz
+               FROM unnest($1::text[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[])
+                    WITH ORDINALITY AS x(u, e, t, p, o, n)
+               ORDER BY n
+               ON CONFLICT DO NOTHING""",
+            [e["userId"] for e in events], [e["id"] for e in events], [e["type"] for e in events],
+            events, [e["occurredAt"] for e in events],
+        )

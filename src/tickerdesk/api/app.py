@@ -1,0 +1,56 @@
+"""The FastAPI application: routes, auth, error mapping. Thin: every route parses,
+authorizes, calls one use case or query, and maps the result."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..config import Settings
+from ..runtime import Runtime
+from . import errors
+from .auth import TokenVerifier
+from .jsonio import ExactJSONResponse
+from .middleware import RequestContext
+from .routes import account, admin, health, market, trading
+
+
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    open_runtime: Callable[[], Awaitable[Runtime]] | None = None,
+) -> FastAPI:
+    """Serve `runtime` if given (tests), else open one at start-up and close it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        opened = await open_runtime()
+        await opened.start()
+        app.state.runtime = opened
+        try:
+            yield
+        finally:
+            await opened.close()
+
+    app = FastAPI(
+        title="tickerdesk",
+        version=__version__,
+        description="The backend of a retail stock brokerage.",
+        default_response_class=ExactJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.verifier = TokenVerifier(settings)
+    if runtime is not None:
+        app.state.runtime = runtime
+    errors.install(app)
+    for module in (trading, account, market, admin, health):
+        app.include_router(module.router)
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,123 @@
+"""Orders: place, look up, cancel, list, history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from ...app.cancel_order import cancel_order
+from ...app.place_order import place_order
+from ...app.views import trade_view
+from ...domain.errors import NotFound
+from ...domain.orders import Status
+from ...runtime import Runtime, utcnow
+from ..auth import Principal, current_user
+from ..jsonio import ExactJSONResponse, parse_model
+from ..schemas import KEY_PATTERN, PlaceOrderIn
+from .common import page, runtime_of
+
+router = APIRouter(tags=["trading"])
+User = Annotated[Principal, Depends(current_user)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+HISTORY = [s.value for s in Status if s is not Status.PENDING]
+
+
+def _body_schema(model: type) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}}}}
+
+
+@router.post("/trade/place", status_code=201, openapi_extra=_body_schema(PlaceOrderIn))
+async def place(
+    request: Request,
+    user: User,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)] = None,
+) -> ExactJSONResponse:
+    """Place an order. Retries with the same `Idempotency-Key` or `clientOrderId` return the original trade."""
+    runtime = runtime_of(request)
+    body = await parse_model(request, PlaceOrderIn, runtime.settings.max_body_bytes)
+    placement = await place_order(
+        user.user_id,
+        body.to_request(),
+        idempotency_key,
+        commands=runtime.commands,
+        instruments=runtime.instruments,
+        prices=runtime.prices,
+        now=utcnow(),
+    )
+    headers = {"Idempotent-Replayed": "true"} if placement.replayed else None
+    return ExactJSONResponse(trade_view(placement.order), status_code=201, headers=headers)
+
+
+def _checked_id(trade_id: str) -> str:
+    try:
+        return str(UUID(trade_id))
+    except ValueError:
+        raise NotFound(f"no trade {trade_id}") from None
+
+
+async def _trade_or_404(runtime: Runtime, user: Principal, trade_id: str):
+    found = await runtime.reads.trade(user.user_id, _checked_id(trade_id))
+    if found is None:
+        raise NotFound(f"no trade {trade_id}")  # another user's trade looks exactly like no trade
+    return found
+
+
+@router.get("/trade/{tradeId}")
+async def get_trade(request: Request, tradeId: str, user: User) -> ExactJSONResponse:
+    order, executions = await _trade_or_404(runtime_of(request), user, tradeId)
+    return ExactJSONResponse({**trade_view(order), "executions": executions})
+
+
+@router.post("/trade/{tradeId}/cancel", status_code=202)
+async def cancel(request: Request, tradeId: str, user: User) -> ExactJSONResponse:
+    """Ask the venue to cancel; the trade becomes `canceled` when the venue confirms."""
+    runtime = runtime_of(request)
+    order = await cancel_order(user.user_id, _checked_id(tradeId), commands=runtime.commands, now=utcnow())
+    return ExactJSONResponse(trade_view(order), status_code=202)
+
+
+@router.get("/trades")
+async def list_trades(
+    request: Request,
+    user: User,
+    status: Status | None = None,
+    stockSymbol: Annotated[str | None, Query(max_length=12)] = None,
+    limit: Limit = 50,
+    cursor: UUID | None = None,
+) -> ExactJSONResponse:
+    orders = await runtime_of(request).reads.trades(
+        user.user_id,
+        statuses=[status.value] if status else None,
+        symbol=stockSymbol.upper() if stockSymbol else None,
+        cursor=str(cursor) if cursor else None,
+        limit=limit,
+    )
+    return page([trade_view(o) for o in orders], limit, lambda item: item["tradeId"])
+
+
+@router.get("/transaction-history")
+async def transaction_history(
+    request: Request,
+    user: User,
+    stockSymbol: Annotated[str | None, Query(max_length=12)] = None,
+    status: Status | None = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    limit: Limit = 50,
+    cursor: UUID | None = None,
+) -> ExactJSONResponse:
+    """Trades that executed (fully or partly), were canceled, expired or were rejected."""
+    statuses = HISTORY if status is None else [status.value] if status.value in HISTORY else []
+    orders = await runtime_of(request).reads.trades(
+        user.user_id,
+        statuses=statuses,
+        symbol=stockSymbol.upper() if stockSymbol else None,
+        since=from_,
+        until=to,
+        cursor=str(cursor) if cursor else None,
+        limit=limit,
+    )
+    return page([trade_view(o) for o in orders], limit, lambda item: item["tradeId"])

@@ -1,0 +1,96 @@
+"""Place an order: validate it, hold what it needs, record it, and announce it.
+
+The venue hears of the order from its `trade.placed` event, never directly, so an
+order that is committed always reaches the venue, even if this process dies now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..adapters.postgres.commands import Commands
+from ..domain.errors import IdempotencyConflict, InsufficientFunds, InsufficientShares
+from ..domain.events import Event, EventType, new_event_id, new_trade_id
+from ..domain.instruments import Instrument, tradable
+from ..domain.orders import Order, OrderRequest, Status, hold_price_for
+from .ports import PriceBook
+from .views import trade_view
+
+
+@dataclass(frozen=True)
+class Placement:
+    order: Order
+    replayed: bool  # True: an earlier request with the same key placed it
+
+
+def fingerprint(request: OrderRequest) -> str:
+    """What makes two requests 'the same' for idempotency: every field of the order."""
+    text = "|".join(
+        str(v)
+        for v in (
+            request.symbol, request.side, request.order_type, request.quantity,
+            request.limit_price, request.time_in_force, request.client_order_id,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def place_order(
+    user_id: str,
+    request: OrderRequest,
+    idempotency_key: str | None,
+    *,
+    commands: Commands,
+    instruments: dict[str, Instrument],
+    prices: PriceBook,
+    now: datetime,
+) -> Placement:
+    tradable(instruments, request.symbol)
+    order = Order(
+        trade_id=new_trade_id(),
+        user_id=user_id,
+        symbol=request.symbol,
+        side=request.side,
+        order_type=request.order_type,
+        time_in_force=request.time_in_force,
+        quantity=request.quantity,
+        limit_price=request.limit_price,
+        hold_price=hold_price_for(request, prices.last(request.symbol)),
+        status=Status.PENDING,
+        created_at=now,
+        updated_at=now,
+        client_order_id=request.client_order_id,
+    )
+    request_hash = fingerprint(request)
+    placed = Event(EventType.TRADE_PLACED, user_id, now, trade_view(order))
+    keyed = bool(request.client_order_id or idempotency_key)
+    try:
+        placed_now = await commands.place(
+            order,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            placed=placed,
+            update_event_id=new_event_id(),
+        )
+    except (InsufficientFunds, InsufficientShares):
+        # A retry of an order placed when the money was there must still find it.
+        if not keyed or not (existing := await _existing(user_id, request, idempotency_key, commands)):
+            raise
+        return _replay(existing, request_hash)
+    if placed_now:
+        return Placement(order, replayed=False)
+    return _replay(await _existing(user_id, request, idempotency_key, commands), request_hash)
+
+
+async def _existing(
+    user_id: str, request: OrderRequest, idempotency_key: str | None, commands: Commands
+) -> list[tuple[Order, str]]:
+    return await commands.find_by_keys(user_id, request.client_order_id, idempotency_key)
+
+
+def _replay(existing: list[tuple[Order, str]], request_hash: str) -> Placement:
+    if len(existing) != 1 or existing[0][1] != request_hash:
+        raise IdempotencyConflict("this idempotency key or clientOrderId was used for a different order")
+    return Placement(existing[0][0], replayed=True)

@@ -1,0 +1,75 @@
+"""The JSON shapes clients and consumers see (camelCase, as in the seed objects).
+
+Events carry the same shapes, so a notification shows exactly what the API would.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from ..domain.accounting import Balance, Position
+from ..domain.money import plain
+from ..domain.orders import Order
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def trade_view(order: Order) -> dict[str, Any]:
+    return {
+        "tradeId": order.trade_id,
+        "userId": order.user_id,
+        "stockSymbol": order.symbol,
+        "quantity": order.quantity,
+        "pricePerShare": plain(order.price_per_share),
+        "totalPrice": plain(order.total_price),
+        "tradeType": str(order.side),
+        "status": str(order.status),
+        "createdAt": rfc3339(order.created_at),
+        "updatedAt": rfc3339(order.updated_at),
+        "orderType": str(order.order_type),
+        "limitPrice": plain(order.limit_price),
+        "holdPrice": plain(order.hold_price),
+        "timeInForce": str(order.time_in_force),
+        "clientOrderId": order.client_order_id,
+        "filledQuantity": order.filled_quantity,
+        "averageFillPrice": plain(order.average_fill_price),
+        "cancelRequested": order.cancel_requested,
+        "rejectReason": order.reject_reason,
+    }
+
+
+def balance_view(user_id: str, balance: Balance) -> dict[str, Any]:
+    return {
+        "userId": user_id,
+        "availableBalance": plain(balance.available),
+        "heldForTrades": plain(balance.held),
+        "totalBalance": plain(balance.total),
+    }
+
+
+def holding_view(position: Position) -> dict[str, Any]:
+    """A position as the `portfolio.updated` event carries it (mirrored in SQL by
+    commands.PORTFOLIO_EVENT_SQL)."""
+    return {
+        "stockSymbol": position.symbol,
+        "quantity": position.quantity,
+        "heldQuantity": position.held_quantity,
+        "averagePurchasePrice": plain(position.average_price),
+        "realizedPnl": plain(position.realized_pnl),
+    }
+
+
+def position_view(position: Position, price: Decimal | None) -> dict[str, Any]:
+    """A holding valued at the current price, as `GET /portfolio` shows it."""
+    market_value = position.quantity * price if price is not None else None
+    unrealized = market_value - position.quantity * position.average_price if price is not None else None
+    return {
+        **holding_view(position),
+        "currentPrice": plain(price),
+        "marketValue": plain(market_value),
+        "unrealizedPnl": plain(unrealized),
+    }

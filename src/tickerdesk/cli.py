@@ -1,0 +1,128 @@
+"""The `tickerdesk` command."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import Settings
+
+app = typer.Typer(help="tickerdesk: the backend of a retail stock brokerage.", no_args_is_help=True)
+console = Console()
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Where `up` keeps its database and secret.")]
+
+
+def _settings(data_dir: Path | None = None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def _secret(settings: Settings) -> Settings:
+    """The configured HS256 secret, else the one kept in the data directory (made once)."""
+    if settings.jwt_secret or settings.jwt_public_key:
+        return settings
+    path = settings.secret_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return settings.model_copy(update={"jwt_secret": path.read_text().strip()})
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from .adapters.embedded_pg import start_embedded
+
+    console.print(f"[dim]starting the embedded PostgreSQL in {settings.data_dir / 'pg'}[/dim]")
+    return start_embedded(settings.data_dir)
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: DataDir = Path(".tickerdesk"),
+) -> None:
+    """Run everything in one process: API, relay, simulated venue and price feed."""
+    import uvicorn
+
+    from .api.app import create_app
+    from .logs import configure
+    from .runtime import Runtime
+
+    settings = _secret(_settings(data_dir))
+    configure(settings.log_level, settings.log_json)
+    url = _database_url(settings)
+    api = create_app(settings, open_runtime=lambda: Runtime.open(settings, url))
+    console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)")
+    console.print(f"  a token:        tickerdesk token alice --data-dir {data_dir}")
+    console.print(f"  an admin token: tickerdesk token ops --admin --data-dir {data_dir}")
+    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Argument(help="The user id (the token's sub).")],
+    admin: Annotated[bool, typer.Option("--admin", help="Grant the admin scope.")] = False,
+    data_dir: DataDir = Path(".tickerdesk"),
+) -> None:
+    """Print a JWT for USER signed with the configured secret (or `up`'s)."""
+    from .api.auth import issue_token
+
+    settings = _secret(_settings(data_dir))
+    if not settings.jwt_secret:
+        raise typer.BadParameter("tokens can only be issued with an HS256 secret (TICKERDESK_JWT_SECRET)")
+    typer.echo(issue_token(settings.jwt_secret, user, admin=admin))
+
+
+@app.command()
+def migrate(data_dir: DataDir = Path(".tickerdesk")) -> None:
+    """Bring the database schema to the newest revision."""
+    from .adapters.postgres.db import migrate as run
+
+    asyncio.run(run(_database_url(_settings(data_dir))))
+    console.print("schema is up to date")
+
+
+@app.command()
+def verify(data_dir: DataDir = Path(".tickerdesk")) -> None:
+    """Check every money and share invariant; exit 1 naming each violation."""
+    from .verify import verify as run
+
+    async def check():
+        import asyncpg
+
+        from .adapters.postgres.db import asyncpg_dsn
+
+        conn = await asyncpg.connect(asyncpg_dsn(_database_url(_settings(data_dir))))
+        try:
+            return await run(conn)
+        finally:
+            await conn.close()
+
+    violations = asyncio.run(check())
+    if not violations:
+        console.print("[green]all invariants hold[/green]")
+        return
+    for violation in violations:
+        table = Table(title=f"VIOLATION: {violation.rule}", title_style="bold red")
+        for column in violation.rows[0]:
+            table.add_column(column)
+        for row in violation.rows:
+            table.add_row(*(str(v) for v in row.values()))
+        console.print(table)
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

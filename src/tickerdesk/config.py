@@ -1,0 +1,32 @@
+"""Configuration: one typed object, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TICKERDESK_", extra="ignore")
+
+    database_url: str | None = None  # None: `tickerdesk up` starts an embedded PostgreSQL
+    data_dir: Path = Path(".tickerdesk")
+    database_pool_size: int = 20
+
+    jwt_secret: str | None = None  # HS256
+    jwt_public_key: str | None = None  # RS256, PEM text or a path to a PEM file
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    price_walk_seconds: float = 1.0  # 0 turns the simulated random walk off
+    price_walk_volatility: Decimal = Decimal("0.002")
+    max_body_bytes: int = 16_384
+
+    log_level: str = "info"
+    log_json: bool = True
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "jwt-secret"

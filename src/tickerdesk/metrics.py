@@ -1,0 +1,12 @@
+"""Prometheus metrics, defined once."""
+
+from prometheus_client import Counter, Histogram
+
+REQUESTS = Histogram(
+    "tickerdesk_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+PLACEMENTS = Counter("tickerdesk_placements_total", "Orders placed", ["side", "type"])
+EVENTS_RELAYED = Counter("tickerdesk_outbox_events_relayed_total", "Outbox events published")
