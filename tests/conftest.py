@@ -1,0 +1,184 @@
+"""Shared fixtures: a fresh PostgreSQL database for the session, the one-process
+runtime over it, an HTTP client, and funded users in one line.
+
+The database server is `TICKERDESK_TEST_DATABASE_URL`, else the one on
+127.0.0.1:5432, else an embedded one (pgserver). Each session creates its own
+database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tickerdesk.api.app import create_app
+from tickerdesk.api.auth import issue_token
+from tickerdesk.config import Settings
+from tickerdesk.runtime import Runtime
+from tickerdesk.verify import verify
+
+SECRET = "test-secret-that-is-long-enough-for-hs256"
+
+
+def _server_url() -> str:
+    if url := os.environ.get("TICKERDESK_TEST_DATABASE_URL"):
+        return url
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    except OSError:
+        from tickerdesk.adapters.embedded_pg import start_embedded
+        from pathlib import Path
+
+        return start_embedded(Path(tempfile.gettempdir()) / "tickerdesk-test-pg")
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + name
+    return base + ("?" + query if query else "")
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    server = _server_url()
+    name = f"tickerdesk_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(server, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(jwt_secret=SECRET, price_walk_seconds=0, database_pool_size=20, log_json=False)
+
+
+@pytest.fixture(scope="session")
+async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
+    opened = await Runtime.open(settings, database_url)
+    await opened.start()
+    try:
+        yield opened
+        await opened.settle()
+        violations = await verify(opened.pool)
+        assert not violations, f"invariants broken at the end of the session: {violations}"
+    finally:
+        await opened.close()
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime=runtime)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tickerdesk") as c:
+        yield c
+
+
+def bearer(user_id: str, admin: bool = False) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SECRET, user_id, admin=admin)}"}
+
+
+ADMIN = bearer("operator", admin=True)
+
+
+class Trader:
+    """One user, talking to the API: the tests' vocabulary."""
+
+    def __init__(self, client: httpx.AsyncClient, runtime: Runtime, user_id: str):
+        self.client, self.runtime, self.user_id = client, runtime, user_id
+        self.headers = bearer(user_id)
+
+    async def place(self, expect: int | None = 201, headers: dict | None = None, **order: Any) -> dict:
+        body = {"stockSymbol": "AAPL", "tradeType": "buy", "quantity": 1, **order}
+        response = await self.client.post("/trade/place", json=body, headers={**self.headers, **(headers or {})})
+        if expect is not None:
+            assert response.status_code == expect, response.text
+        return response.json()
+
+    async def cancel(self, trade_id: str, expect: int | None = 202) -> dict:
+        response = await self.client.post(f"/trade/{trade_id}/cancel", headers=self.headers)
+        if expect is not None:
+            assert response.status_code == expect, response.text
+        return response.json()
+
+    async def trade(self, trade_id: str) -> dict:
+        await self.runtime.settle()
+        response = await self.client.get(f"/trade/{trade_id}", headers=self.headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def get(self, path: str, **params: Any) -> dict:
+        await self.runtime.settle()
+        response = await self.client.get(path, headers=self.headers, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def balance(self) -> tuple[Decimal, Decimal]:
+        body = await self.get("/balance")
+        assert Decimal(str(body["totalBalance"])) == Decimal(str(body["availableBalance"])) + Decimal(
+            str(body["heldForTrades"])
+        )
+        return Decimal(str(body["availableBalance"])), Decimal(str(body["heldForTrades"]))
+
+    async def holding(self, symbol: str) -> dict | None:
+        body = await self.get("/portfolio")
+        return next((h for h in body["holdings"] if h["stockSymbol"] == symbol), None)
+
+    async def deposit(self, amount: str | int) -> None:
+        response = await self.client.post("/admin/deposits", json={"userId": self.user_id, "amount": amount}, headers=ADMIN)
+        assert response.status_code == 201, response.text
+
+
+async def set_price(client: httpx.AsyncClient, symbol: str, price: str, liquidity: int | None = None) -> None:
+    body: dict[str, Any] = {"price": price}
+    if liquidity is not None:
+        body["liquidity"] = liquidity
+    response = await client.put(f"/sim/stocks/{symbol}", json=body, headers=ADMIN)
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def trader(client: httpx.AsyncClient, runtime: Runtime):
+    """`await trader(10_000)`: a new user with that much cash."""
+
+    async def make(cash: str | int | None = None) -> Trader:
+        user = Trader(client, runtime, f"user-{uuid.uuid4().hex[:12]}")
+        if cash is not None:
+            await user.deposit(cash)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def symbol(runtime: Runtime):
+    """A stock of its own for one test, so that prices set by others cannot move it.
+
+    Registered as a new instrument with price 100, then forgotten by nothing: the
+    database is dropped at the end of the session."""
+
+    async def make(price: str = "100") -> str:
+        name = "T" + uuid.uuid4().hex[:6].upper()
+        await runtime.pool.execute(
+            "INSERT INTO instruments (symbol, name, reference_price, last_price) VALUES ($1, $1, $2, $2)",
+            name, Decimal(price),
+        )
+        from tickerdesk.domain.instruments import Instrument
+
+        runtime.instruments[name] = Instrument(name, name)
+        runtime.prices.set(name, Decimal(price))
+        return name
+
+    return make
