@@ -21,6 +21,11 @@ from ..domain.errors import DomainError
 M = TypeVar("M", bound=BaseModel)
 
 
+class MalformedBody(DomainError):
+    code = "invalid_request"
+    status = 400
+
+
 class BodyTooLarge(DomainError):
     code = "invalid_request"
     status = 413
@@ -39,7 +44,7 @@ def parse_json(raw: bytes) -> Any:
     try:
         return simplejson.loads(raw, use_decimal=True, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
-        raise DomainError(f"the body is not valid JSON: {error}") from None
+        raise MalformedBody(f"the body is not valid JSON: {error}") from None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -58,7 +63,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def parse_model(request: Request, model: type[M], limit: int) -> M:
     data = parse_json(await read_body(request, limit))
     if not isinstance(data, dict):
-        raise DomainError("the body must be a JSON object")
+        raise MalformedBody("the body must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as error:
