@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import simplejson
 
 from tickerdesk.api.app import create_app
 from tickerdesk.api.auth import issue_token
@@ -86,6 +87,11 @@ async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.As
         yield c
 
 
+def exact(response: httpx.Response) -> Any:
+    """The body with numbers as Decimal, as a careful client reads money."""
+    return simplejson.loads(response.text, use_decimal=True)
+
+
 def bearer(user_id: str, admin: bool = False) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(SECRET, user_id, admin=admin)}"}
 
@@ -105,32 +111,31 @@ class Trader:
         response = await self.client.post("/trade/place", json=body, headers={**self.headers, **(headers or {})})
         if expect is not None:
             assert response.status_code == expect, response.text
-        return response.json()
+        await self.runtime.settle()  # the venue has seen the order before the test goes on
+        return exact(response)
 
     async def cancel(self, trade_id: str, expect: int | None = 202) -> dict:
         response = await self.client.post(f"/trade/{trade_id}/cancel", headers=self.headers)
         if expect is not None:
             assert response.status_code == expect, response.text
-        return response.json()
+        return exact(response)
 
     async def trade(self, trade_id: str) -> dict:
         await self.runtime.settle()
         response = await self.client.get(f"/trade/{trade_id}", headers=self.headers)
         assert response.status_code == 200, response.text
-        return response.json()
+        return exact(response)
 
     async def get(self, path: str, **params: Any) -> dict:
         await self.runtime.settle()
         response = await self.client.get(path, headers=self.headers, params=params)
         assert response.status_code == 200, response.text
-        return response.json()
+        return exact(response)
 
     async def balance(self) -> tuple[Decimal, Decimal]:
         body = await self.get("/balance")
-        assert Decimal(str(body["totalBalance"])) == Decimal(str(body["availableBalance"])) + Decimal(
-            str(body["heldForTrades"])
-        )
-        return Decimal(str(body["availableBalance"])), Decimal(str(body["heldForTrades"]))
+        assert body["totalBalance"] == body["availableBalance"] + body["heldForTrades"]
+        return body["availableBalance"], body["heldForTrades"]
 
     async def holding(self, symbol: str) -> dict | None:
         body = await self.get("/portfolio")
