@@ -115,12 +115,14 @@ def verify(data_dir: DataDir = Path(".tickerdesk")) -> None:
         console.print("[green]all invariants hold[/green]")
         return
     for violation in violations:
-        table = Table(title=f"VIOLATION: {violation.rule}", title_style="bold red")
+        console.print(f"[bold red]VIOLATION: {violation.rule}[/bold red]", soft_wrap=True)
+        table = Table()
         for column in violation.rows[0]:
             table.add_column(column)
         for row in violation.rows:
             table.add_row(*(str(v) for v in row.values()))
         console.print(table)
+    console.print(f"[red]{len(violations)} invariant(s) broken[/red]")
     raise typer.Exit(1)
 
 

@@ -9,7 +9,8 @@ import structlog
 
 def configure(level: str = "info", json: bool = True) -> None:
     logging.basicConfig(format="%(message)s", level=level.upper())
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for chatty in ("alembic", "pgserver"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[

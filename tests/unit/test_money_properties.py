@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +25,6 @@ from tickerdesk.domain.orders import (
     close_order,
     market_buy_collar,
 )
-
-import pytest
 
 from .factories import T1, make_order
 

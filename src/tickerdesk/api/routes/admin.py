@@ -10,6 +10,7 @@ from ...app.funding import fund
 from ...app.views import balance_view
 from ...domain.accounting import LedgerKind
 from ...domain.errors import UnknownSymbol
+from ...domain.money import plain
 from ...runtime import utcnow
 from ..auth import Principal, current_admin
 from ..jsonio import ExactJSONResponse, parse_model
@@ -53,7 +54,7 @@ async def set_price(request: Request, symbol: str, admin: Admin) -> ExactJSONRes
         raise UnknownSymbol(f"{symbol!r} is not a tradable symbol")
     body = await parse_model(request, SimPriceIn, runtime.settings.max_body_bytes)
     await runtime.venue.set_price(symbol, body.price, body.liquidity)
-    return ExactJSONResponse({"symbol": symbol, "price": body.price, "liquidity": body.liquidity})
+    return ExactJSONResponse({"symbol": symbol, "price": plain(body.price), "liquidity": body.liquidity})
 
 
 @router.post("/sim/session/close")

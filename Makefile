@@ -1,0 +1,32 @@
+# The two commands a new user needs:
+#   make up     run tickerdesk on this machine (embedded PostgreSQL unless configured)
+#   make test   run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test unit bench verify clean
+
+$(BIN)/tickerdesk: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+up: $(BIN)/tickerdesk
+	$(BIN)/tickerdesk up
+
+test: $(BIN)/tickerdesk
+	./scripts/services.sh
+	$(BIN)/python -m pytest
+
+unit: $(BIN)/tickerdesk
+	$(BIN)/python -m pytest tests/unit
+
+bench: $(BIN)/tickerdesk
+	$(BIN)/tickerdesk bench
+
+verify: $(BIN)/tickerdesk
+	$(BIN)/tickerdesk verify
+
+clean:
+	rm -rf $(VENV) .tickerdesk

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Make sure the local PostgreSQL, Redis and RabbitMQ the tests use are running:
+# start each one that is installed but stopped. Tests fall back to an embedded
+# PostgreSQL when none is reachable, so nothing here is fatal.
+set -u
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() {
+  for _ in $(seq 1 "${2:-30}"); do listening "$1" && return 0; sleep 1; done
+  return 1
+}
+
+if ! listening 5432 && command -v pg_ctlcluster >/dev/null 2>&1; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  wait_for 5432 15 || echo "PostgreSQL did not start; tests will use an embedded one"
+fi
+
+if ! listening 6379 && command -v redis-server >/dev/null 2>&1; then
+  echo "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
+  wait_for 6379 10 || echo "Redis did not start"
+fi
+
+if ! listening 5672 && command -v rabbitmq-server >/dev/null 2>&1; then
+  echo "starting RabbitMQ"
+  rabbitmq-server -detached || true
+  wait_for 5672 60 || echo "RabbitMQ did not start"
+fi
+exit 0
