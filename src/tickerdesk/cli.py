@@ -62,8 +62,20 @@ def up(
 
     settings = _secret(_settings(data_dir))
     configure(settings.log_level, settings.log_json)
-    url = _database_url(settings)
-    api = create_app(settings, open_runtime=lambda: Runtime.open(settings, url))
+    embedded = None
+    if settings.database_url:
+        url = settings.database_url
+    else:
+        from .adapters.embedded_pg import EmbeddedPostgres
+
+        console.print(f"[dim]starting the embedded PostgreSQL in {settings.data_dir / 'pg'}[/dim]")
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = embedded.url
+    api = create_app(
+        settings,
+        open_runtime=lambda: Runtime.open(settings, url),
+        on_shutdown=embedded.stop if embedded else None,
+    )
     console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)")
     console.print(f"  a token:        tickerdesk token alice --data-dir {data_dir}")
     console.print(f"  an admin token: tickerdesk token ops --admin --data-dir {data_dir}")

@@ -292,7 +292,7 @@ def test_checked_money_refuses_every_value_with_a_nonzero_fifth_decimal_or_beyon
 @PROPS
 @given(units=st.integers(-(10**15), 10**15), places=st.integers(0, 6), pad=st.integers(0, 4))
 def test_plain_keeps_the_value_and_writes_it_without_exponent_or_trailing_zeros(units, places, pad):
-    # places 7..8 (reachable by 8-place averages and P&L) are covered by the xfail test below
+    # places 7..8 (reachable by 8-place averages and P&L) are covered by the tests below
     value = Decimal(units).scaleb(-places)
     value = value.quantize(Decimal(1).scaleb(-(places + pad)))
     result = plain(value)
@@ -303,11 +303,6 @@ def test_plain_keeps_the_value_and_writes_it_without_exponent_or_trailing_zeros(
         assert not text.endswith("0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: money.plain() returns Decimal('1E-8') for values under 1e-6, which "
-    "Decimal.__str__ and simplejson render in exponent notation (e.g. realizedPnl -1E-8)",
-)
 @pytest.mark.parametrize("value", ["1E-8", "-0.00000001", "0.00000050", "0.0000001"])
 def test_plain_writes_values_below_one_millionth_without_an_exponent(value):
     result = plain(Decimal(value))
@@ -315,10 +310,6 @@ def test_plain_writes_values_below_one_millionth_without_an_exponent(value):
     assert "E" not in str(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: a realized P&L of -0.00000001 is rendered as -1E-8 by plain()",
-)
 def test_a_tiny_realized_pnl_is_reported_without_an_exponent():
     position = Position("AAPL").bought(9999, Decimal("1")).bought(1, Decimal("1.0001")).hold(1)
     position = position.sold(1, Decimal("1"))

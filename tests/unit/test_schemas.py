@@ -127,11 +127,6 @@ def test_place_order_reads_1e2_and_other_notations_of_one_hundred_as_100(raw):
     assert place(order_body(quantity="10", limitPrice=raw)).limit_price == Decimal(100)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: schemas._decimal passes strings straight to Decimal(), which accepts "
-    "'1_000' (digit separators) and non-ASCII digits, so they are read as 1000",
-)
 @pytest.mark.parametrize("raw", ['"1_000"', '"\\u0661\\u0660\\u0660"'])
 def test_place_order_refuses_a_price_string_that_is_not_plain_decimal_notation(raw):
     with pytest.raises(ValidationError):
@@ -275,7 +270,7 @@ def test_sim_price_accepts_a_price_and_an_optional_liquidity():
     body = sim('{"price": 189.5, "liquidity": 100}')
     assert body.price == Decimal("189.5")
     assert body.liquidity == 100
-    assert sim('{"price": "1E+2"}').liquidity is None
+    assert sim('{"price": 1E+2}').liquidity is None
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "189.12345", "1000000.0001", "true"])

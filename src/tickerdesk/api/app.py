@@ -22,6 +22,7 @@ def create_app(
     settings: Settings,
     runtime: Runtime | None = None,
     open_runtime: Callable[[], Awaitable[Runtime]] | None = None,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Serve `runtime` if given (tests), else open one at start-up and close it at shutdown."""
 
@@ -38,6 +39,8 @@ def create_app(
             yield
         finally:
             await opened.close()
+            if on_shutdown is not None:
+                on_shutdown()
 
     app = FastAPI(
         title="tickerdesk",

@@ -3,6 +3,7 @@ domain's money rules; quantities must be JSON integers."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -14,14 +15,16 @@ from ..domain.orders import OrderRequest, OrderType, Side, TimeInForce
 KEY_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
 
 
+DECIMAL_STRING = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def _decimal(value: Any) -> Decimal:
-    """Accept a JSON number or a decimal string; never a boolean."""
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-        raise ValueError("must be a number")
-    try:
-        return Decimal(value.strip() if isinstance(value, str) else value)
-    except ArithmeticError:
-        raise ValueError("must be a number") from None
+    """Accept a JSON number or a plain decimal string ("189.50"); never a boolean."""
+    if isinstance(value, str) and DECIMAL_STRING.fullmatch(value.strip()):
+        return Decimal(value.strip())
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a number or a decimal string such as \"189.50\"")
+    return Decimal(value)
 
 
 def _price(value: Any) -> Decimal:

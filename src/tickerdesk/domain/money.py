@@ -69,9 +69,19 @@ def money(value: Decimal | int | str) -> Decimal:
     return result.quantize(MONEY_STEP)
 
 
+class PlainDecimal(Decimal):
+    """A Decimal that prints in positional notation (`str` of 1E-8 is 0.00000001),
+    so JSON, which renders decimals with `str`, never shows an exponent."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return format(self, "f")
+
+
 def plain(value: Decimal | None) -> Decimal | None:
     """The same number without trailing zeros or exponent (189.5000 -> 189.5, 0E-8 -> 0),
     so JSON shows what a person would write; the value is unchanged."""
     if value is None:
         return None
-    return Decimal(format(value.normalize(), "f")) if value else ZERO
+    return PlainDecimal(value.normalize()) if value else PlainDecimal(0)
