@@ -138,5 +138,28 @@ def verify(data_dir: DataDir = Path(".tickerdesk")) -> None:
     raise typer.Exit(1)
 
 
+@app.command()
+def bench(
+    orders: Annotated[int, typer.Option(help="Requests per measurement.")] = 5000,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 64,
+    users: Annotated[int, typer.Option(help="Distinct users placing orders.")] = 200,
+    server_url: Annotated[str, typer.Option(envvar="TICKERDESK_BENCH_SERVER_URL",
+                                            help="A PostgreSQL server to make a scratch database on.")]
+    = "postgresql://postgres@127.0.0.1:5432/postgres",
+) -> None:
+    """Measure placements per second against a floor measured in the same run."""
+    from .bench import run
+
+    results = asyncio.run(run(server_url, orders, concurrency, users))
+    floor = results[0].rate
+    table = Table(title=f"tickerdesk bench: {orders} requests each, {concurrency} in flight, {users} users")
+    for column in ("measurement", "req/s", "x floor", "p50 ms", "p99 ms", "failures"):
+        table.add_column(column, justify="right" if column != "measurement" else "left")
+    for r in results:
+        table.add_row(r.name, f"{r.rate:,.0f}", f"{r.rate / floor:.2f}", f"{r.percentile(0.5):.1f}",
+                      f"{r.percentile(0.99):.1f}", str(r.failures))
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()

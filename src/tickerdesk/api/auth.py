@@ -69,13 +69,13 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def current_user(request: Request) -> Principal:
+async def current_user(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.verifier
     return verifier.verify(bearer_token(request.headers.get("authorization")))
 
 
-def current_admin(request: Request) -> Principal:
-    principal = current_user(request)
+async def current_admin(request: Request) -> Principal:
+    principal = await current_user(request)
     if not principal.admin:
         raise Forbidden("this route needs the admin scope")
     return principal
