@@ -24,6 +24,22 @@ class Settings(BaseSettings):
     price_walk_volatility: Decimal = Decimal("0.002")
     max_body_bytes: int = 16_384
 
+    # Production topology (unset: in-process adapters, as `tickerdesk up` uses)
+    redis_url: str | None = None  # e.g. redis://127.0.0.1:6379/0
+    amqp_url: str | None = None  # e.g. amqp://guest:guest@127.0.0.1:5672/
+    history_database_url: str | None = None  # unset: the main database
+    instance: str = "tickerdesk"  # prefixes broker names and Redis keys, so stacks can share servers
+
+    cache_ttl_seconds: int = 30
+    # Token buckets per user: "<rate per second>/<burst>"; route groups: place, cancel, read, admin
+    rate_limit_place: str = "50/100"
+    rate_limit_cancel: str = "50/100"
+    rate_limit_read: str = "200/400"
+    rate_limit_admin: str = "1000/2000"
+    heartbeat_seconds: float = 15.0
+    webhook_max_attempts: int = 8
+    webhook_timeout_seconds: float = 5.0
+
     log_level: str = "info"
     log_json: bool = True
 
