@@ -64,7 +64,10 @@ async def database_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(jwt_secret=SECRET, price_walk_seconds=0, database_pool_size=20, log_json=False)
+    generous = "100000/100000"  # the rate-limit tests set their own
+    return Settings(jwt_secret=SECRET, price_walk_seconds=0, database_pool_size=20, log_json=False,
+                    rate_limit_place=generous, rate_limit_cancel=generous, rate_limit_read=generous,
+                    rate_limit_admin=generous, heartbeat_seconds=0.5)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Prometheus metrics, defined once."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Histogram(
     "tickerdesk_http_request_seconds",
@@ -10,3 +10,8 @@ REQUESTS = Histogram(
 )
 PLACEMENTS = Counter("tickerdesk_placements_total", "Orders placed", ["side", "type"])
 EVENTS_RELAYED = Counter("tickerdesk_outbox_events_relayed_total", "Outbox events published")
+OPEN_STREAMS = Gauge("tickerdesk_open_streams", "Open notification connections", ["kind"])
+OUTBOX_LAG = Histogram("tickerdesk_outbox_lag_seconds", "Event age when the relay published it",
+                       buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
+CONSUMER_LAG = Histogram("tickerdesk_consumer_lag_seconds", "Event age when a consumer applied it", ["consumer"],
+                         buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))

@@ -60,6 +60,7 @@ class SimVenue:
         self._liquidity: dict[str, int | None] = {}
         self._lock = asyncio.Lock()
         self._random = random.Random(seed)
+        self._dirty: set[tuple[str, str]] = set()  # (symbol, trade id) changed since drain_changes
 
     # -- the venue port ---------------------------------------------------------
     async def submit(self, order: VenueOrder) -> None:
@@ -67,11 +68,13 @@ class SimVenue:
             if order.trade_id in self._seen:
                 return  # a resubmission: the venue keeps one order per id
             self._seen.add(order.trade_id)
+            self._dirty.add((order.symbol, order.trade_id))
             await self._emit(self._arrive(order))
 
     async def cancel(self, trade_id: str, account: str, symbol: str) -> None:
         async with self._lock:
             working = self._book.get(symbol, {}).pop(trade_id, None)
+            self._dirty.add((symbol, trade_id))
             if working is None:
                 return  # already done: a real venue would answer OrderCancelReject
             await self._emit([self._report(working, ReportKind.CANCELED, reason="canceled by request")])
@@ -92,6 +95,7 @@ class SimVenue:
                 for trade_id, working in list(orders.items()):
                     if working.order.time_in_force is TimeInForce.DAY:
                         del orders[trade_id]
+                        self._dirty.add((working.order.symbol, trade_id))
                         reports.append(self._report(working, ReportKind.EXPIRED, reason="end of day"))
             await self._emit(reports)
 
@@ -118,6 +122,24 @@ class SimVenue:
 
     def working_orders(self) -> int:
         return sum(len(orders) for orders in self._book.values())
+
+    # -- durability (the venue-sim process keeps its book in Redis) --------------
+    def drain_changes(self) -> dict:
+        """What changed since the last call: orders now working (or gone: None), the
+        ids seen, liquidity and prices. Cheap: proportional to the change, not the book."""
+        orders = {}
+        for symbol, trade_id in self._dirty:
+            working = self._book.get(symbol, {}).get(trade_id)
+            orders[trade_id] = None if working is None else {
+                "order": working.order, "cumulative": working.cumulative}
+        self._dirty.clear()
+        return {"orders": orders, "liquidity": dict(self._liquidity), "prices": self.prices.snapshot()}
+
+    def restore(self, orders: list[tuple[VenueOrder, int]], seen: set[str], liquidity: dict[str, int | None]) -> None:
+        for order, cumulative in orders:
+            self._book.setdefault(order.symbol, {})[order.trade_id] = _Working(order, cumulative)
+        self._seen |= seen | {order.trade_id for order, _ in orders}
+        self._liquidity.update(liquidity)
 
     # -- matching ---------------------------------------------------------------
     def _arrive(self, order: VenueOrder) -> list[ExecutionReport]:
@@ -149,6 +171,7 @@ class SimVenue:
         reports = []
         for trade_id, working in list(orders.items()):
             if self._marketable(working.order, price):
+                self._dirty.add((symbol, trade_id))
                 reports.append(self._fill(working, self._fillable(working, self._liquidity.get(symbol)), price))
                 if not working.remaining:
                     del orders[trade_id]

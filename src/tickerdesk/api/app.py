@@ -15,7 +15,7 @@ from . import errors
 from .auth import TokenVerifier
 from .jsonio import ExactJSONResponse
 from .middleware import RequestContext
-from .routes import account, admin, health, market, trading
+from .routes import account, admin, health, market, stream, trading, webhooks
 
 
 def create_app(
@@ -53,7 +53,7 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (trading, account, market, admin, health):
+    for module in (trading, account, stream, webhooks, market, admin, health):
         app.include_router(module.router)
     app.add_middleware(RequestContext)
     return app

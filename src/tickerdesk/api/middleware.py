@@ -1,5 +1,6 @@
 """A pure ASGI middleware (cheaper than BaseHTTPMiddleware on the hot path): binds a
-request id to the logs, echoes it in `X-Request-ID`, and times every request."""
+request id to the logs, echoes it in `X-Request-ID`, adds the headers a route left in
+`request.state.response_headers` (rate limits, also on errors), and times every request."""
 
 from __future__ import annotations
 
@@ -26,7 +27,12 @@ class RequestContext:
         async def send_with_id(message):
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                extra = scope.get("state", {}).get("response_headers") or {}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in extra.items()),
+                ]
             await send(message)
 
         try:

@@ -63,6 +63,11 @@ def holding_view(position: Position) -> dict[str, Any]:
     }
 
 
+def position_from_view(view: dict[str, Any]) -> Position:
+    return Position(view["stockSymbol"], view["quantity"], view["heldQuantity"],
+                    Decimal(view["averagePurchasePrice"]), Decimal(view["realizedPnl"]))
+
+
 def position_view(position: Position, price: Decimal | None) -> dict[str, Any]:
     """A holding valued at the current price, as `GET /portfolio` shows it."""
     market_value = position.quantity * price if price is not None else None

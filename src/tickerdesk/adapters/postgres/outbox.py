@@ -67,16 +67,19 @@ class Inbox:
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
 
-    async def store(self, events: list[dict[str, Any]]) -> None:
+    async def store(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store events; return the notifications that are new (with their `seq`)."""
         if not events:
-            return
-        await self.pool.execute(
+            return []
+        rows = await self.pool.fetch(
             """INSERT INTO notifications (user_id, event_id, type, payload, created_at)
                SELECT u, e, t, p, o::timestamptz
                FROM unnest($1::text[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[])
                     WITH ORDINALITY AS x(u, e, t, p, o, n)
                ORDER BY n
-               ON CONFLICT DO NOTHING""",
+               ON CONFLICT DO NOTHING
+               RETURNING seq, payload""",
             [e["userId"] for e in events], [e["id"] for e in events], [e["type"] for e in events],
             events, [e["occurredAt"] for e in events],
         )
+        return sorted(({"seq": r["seq"], **r["payload"]} for r in rows), key=lambda n: n["seq"])

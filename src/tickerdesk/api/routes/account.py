@@ -7,21 +7,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from ...app.views import balance_view, position_view
+from ...app.views import balance_view, holding_view, position_from_view, position_view
 from ...domain.money import plain
-from ..auth import Principal, current_user
+from ..auth import Principal
+from ..limits import rate_limited
 from ..jsonio import ExactJSONResponse
 from .common import page, runtime_of
 
 router = APIRouter(tags=["account"])
-User = Annotated[Principal, Depends(current_user)]
+User = Annotated[Principal, Depends(rate_limited("read"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/balance")
 async def balance(request: Request, user: User) -> ExactJSONResponse:
+    """Served from the cache when fresh; every change to the balance drops the entry."""
     runtime = runtime_of(request)
-    return ExactJSONResponse(balance_view(user.user_id, await runtime.reads.balance(user.user_id)))
+
+    async def load() -> dict:
+        return balance_view(user.user_id, await runtime.reads.balance(user.user_id))
+
+    return ExactJSONResponse(await cached(runtime, "balance", user.user_id, load))
 
 
 @router.get("/balance/ledger")
@@ -35,12 +41,27 @@ async def ledger(
 
 @router.get("/portfolio")
 async def portfolio(request: Request, user: User) -> ExactJSONResponse:
+    """Positions come from the cache when fresh; they are valued at the current price."""
     runtime = runtime_of(request)
-    holdings = [
-        position_view(p, runtime.prices.last(p.symbol)) for p in await runtime.reads.positions(user.user_id)
-    ]
+
+    async def load() -> dict:
+        return {"positions": [holding_view(p) for p in await runtime.reads.positions(user.user_id)]}
+
+    positions = (await cached(runtime, "portfolio", user.user_id, load))["positions"]
+    holdings = [position_view(position_from_view(p), runtime.prices.last(p["stockSymbol"])) for p in positions]
     total = plain(sum((h["marketValue"] for h in holdings if h["marketValue"] is not None), start=Decimal(0)))
     return ExactJSONResponse({"userId": user.user_id, "holdings": holdings, "totalValue": total})
+
+
+async def cached(runtime, kind: str, user_id: str, load) -> dict:
+    """Read through the cache. The version is taken before the database read, so a
+    value read before a concurrent change is never stored after its invalidation."""
+    value = await runtime.cache.get(kind, user_id)
+    if value is None:
+        version = await runtime.cache.version(user_id)
+        value = await load()
+        await runtime.cache.put(kind, user_id, value, version=version)
+    return value
 
 
 @router.get("/notifications")

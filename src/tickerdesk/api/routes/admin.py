@@ -12,14 +12,15 @@ from ...domain.accounting import LedgerKind
 from ...domain.errors import UnknownSymbol
 from ...domain.money import plain
 from ...runtime import utcnow
-from ..auth import Principal, current_admin
+from ..auth import Principal
+from ..limits import rate_limited
 from ..jsonio import ExactJSONResponse, parse_model
 from ..schemas import FundingIn, SimPriceIn
 from .common import runtime_of
 from .trading import _body_schema
 
 router = APIRouter(tags=["admin"])
-Admin = Annotated[Principal, Depends(current_admin)]
+Admin = Annotated[Principal, Depends(rate_limited("admin", admin=True))]
 
 
 async def _fund(request: Request, kind: LedgerKind) -> ExactJSONResponse:
@@ -27,6 +28,7 @@ async def _fund(request: Request, kind: LedgerKind) -> ExactJSONResponse:
     body = await parse_model(request, FundingIn, runtime.settings.max_body_bytes)
     reference = body.reference or request.headers.get("idempotency-key")
     balance = await fund(body.user_id, kind, body.amount, reference, commands=runtime.commands, now=utcnow())
+    await runtime.cache.invalidate(body.user_id)
     if balance is None:  # a retried instruction: report the balance as it is now
         balance = await runtime.reads.balance(body.user_id)
         return ExactJSONResponse(balance_view(body.user_id, balance), headers={"Idempotent-Replayed": "true"})
@@ -53,12 +55,12 @@ async def set_price(request: Request, symbol: str, admin: Admin) -> ExactJSONRes
     if symbol not in runtime.instruments:
         raise UnknownSymbol(f"{symbol!r} is not a tradable symbol")
     body = await parse_model(request, SimPriceIn, runtime.settings.max_body_bytes)
-    await runtime.venue.set_price(symbol, body.price, body.liquidity)
+    await runtime.sim.set_price(symbol, body.price, body.liquidity)
     return ExactJSONResponse({"symbol": symbol, "price": plain(body.price), "liquidity": body.liquidity})
 
 
 @router.post("/sim/session/close")
 async def close_session(request: Request, admin: Admin) -> ExactJSONResponse:
     """Simulated venue only: end the trading day; `day` orders expire."""
-    await runtime_of(request).venue.close_session()
+    await runtime_of(request).sim.close_session()
     return ExactJSONResponse({"closed": True})

@@ -14,13 +14,16 @@ from ...app.views import trade_view
 from ...domain.errors import NotFound
 from ...domain.orders import Status
 from ...runtime import Runtime, utcnow
-from ..auth import Principal, current_user
+from ..auth import Principal
+from ..limits import rate_limited
 from ..jsonio import ExactJSONResponse, parse_model
 from ..schemas import KEY_PATTERN, PlaceOrderIn
 from .common import page, runtime_of
 
 router = APIRouter(tags=["trading"])
-User = Annotated[Principal, Depends(current_user)]
+User = Annotated[Principal, Depends(rate_limited("read"))]
+Placer = Annotated[Principal, Depends(rate_limited("place"))]
+Canceler = Annotated[Principal, Depends(rate_limited("cancel"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 HISTORY = [s.value for s in Status if s is not Status.PENDING]
 
@@ -32,7 +35,7 @@ def _body_schema(model: type) -> dict[str, Any]:
 @router.post("/trade/place", status_code=201, openapi_extra=_body_schema(PlaceOrderIn))
 async def place(
     request: Request,
-    user: User,
+    user: Placer,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)] = None,
 ) -> ExactJSONResponse:
     """Place an order. Retries with the same `Idempotency-Key` or `clientOrderId` return the original trade."""
@@ -47,6 +50,7 @@ async def place(
         prices=runtime.prices,
         now=utcnow(),
     )
+    await runtime.cache.invalidate(user.user_id)
     headers = {"Idempotent-Replayed": "true"} if placement.replayed else None
     return ExactJSONResponse(trade_view(placement.order), status_code=201, headers=headers)
 
@@ -72,7 +76,7 @@ async def get_trade(request: Request, tradeId: str, user: User) -> ExactJSONResp
 
 
 @router.post("/trade/{tradeId}/cancel", status_code=202)
-async def cancel(request: Request, tradeId: str, user: User) -> ExactJSONResponse:
+async def cancel(request: Request, tradeId: str, user: Canceler) -> ExactJSONResponse:
     """Ask the venue to cancel; the trade becomes `canceled` when the venue confirms."""
     runtime = runtime_of(request)
     order = await cancel_order(user.user_id, _checked_id(tradeId), commands=runtime.commands, now=utcnow())
@@ -109,9 +113,12 @@ async def transaction_history(
     limit: Limit = 50,
     cursor: UUID | None = None,
 ) -> ExactJSONResponse:
-    """Trades that executed (fully or partly), were canceled, expired or were rejected."""
+    """Trades that executed (fully or partly), were canceled, expired or were rejected.
+
+    Served by the history read model, which trails the trades by the projection lag
+    (milliseconds in one process; see the README for the production figure)."""
     statuses = HISTORY if status is None else [status.value] if status.value in HISTORY else []
-    orders = await runtime_of(request).reads.trades(
+    trades = await runtime_of(request).history.trades(
         user.user_id,
         statuses=statuses,
         symbol=stockSymbol.upper() if stockSymbol else None,
@@ -120,4 +127,4 @@ async def transaction_history(
         cursor=str(cursor) if cursor else None,
         limit=limit,
     )
-    return page([trade_view(o) for o in orders], limit, lambda item: item["tradeId"])
+    return page(trades, limit, lambda item: item["tradeId"])

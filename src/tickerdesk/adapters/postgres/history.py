@@ -1,0 +1,88 @@
+"""The transaction-history read model: one row per trade, projected from trade events.
+
+It may live in its own database (`TICKERDESK_HISTORY_DATABASE_URL`). Events may
+arrive twice or out of order; a row only moves forward, to an event with a later
+id (ids are time-ordered), so replays and stragglers change nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+HISTORY_STATUSES = ["executed", "partiallyExecuted", "canceled", "expired", "rejected"]
+
+
+class HistoryStore:
+    def __init__(self, pool: asyncpg.Pool):
+        self.pool = pool
+
+    async def project(self, events: list[dict[str, Any]]) -> None:
+        trades = [e for e in events if e["type"].startswith("trade.") and e["type"] != "trade.cancelRequested"]
+        if not trades:
+            return
+        await self.pool.execute(
+            """INSERT INTO trade_history AS h (user_id, trade_id, symbol, status, filled_quantity, trade,
+                   last_event_id, created_at, updated_at)
+               SELECT t->>'userId', (t->>'tradeId')::uuid, t->>'stockSymbol', t->>'status',
+                      (t->>'filledQuantity')::bigint, t, e, (t->>'createdAt')::timestamptz,
+                      (t->>'updatedAt')::timestamptz
+               FROM unnest($1::jsonb[], $2::uuid[]) AS x(t, e)
+               ORDER BY e
+               ON CONFLICT (user_id, trade_id) DO UPDATE SET status = excluded.status,
+                   filled_quantity = excluded.filled_quantity, trade = excluded.trade,
+                   last_event_id = excluded.last_event_id, updated_at = excluded.updated_at,
+                   projected_at = now()
+               WHERE h.last_event_id < excluded.last_event_id""",
+            [_trade_of(e) for e in _latest_per_trade(trades)],
+            [e["id"] for e in _latest_per_trade(trades)],
+        )
+
+    async def trades(
+        self,
+        user_id: str,
+        *,
+        statuses: list[str],
+        symbol: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        cursor: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch(
+            """SELECT trade FROM trade_history
+               WHERE user_id = $1 AND status = ANY($2)
+                 AND ($3::text IS NULL OR symbol = $3)
+                 AND ($4::timestamptz IS NULL OR created_at >= $4)
+                 AND ($5::timestamptz IS NULL OR created_at < $5)
+                 AND ($6::uuid IS NULL OR trade_id < $6)
+               ORDER BY trade_id DESC LIMIT $7""",
+            user_id, statuses, symbol, since, until, cursor, limit,
+        )
+        return [r["trade"] for r in rows]
+
+    async def lag_seconds(self) -> float | None:
+        """How far the projection trails the events it applied most recently."""
+        return await self.pool.fetchval(
+            """SELECT extract(epoch FROM max(projected_at - updated_at)) FROM (
+                   SELECT projected_at, updated_at FROM trade_history ORDER BY projected_at DESC LIMIT 100) r"""
+        )
+
+
+def _trade_of(event: dict[str, Any]) -> dict[str, Any]:
+    trade = dict(event["data"])
+    trade.pop("lastQuantity", None)
+    trade.pop("lastPrice", None)
+    return trade
+
+
+def _latest_per_trade(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One event per trade (the newest), since one statement cannot update a row twice."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in events:
+        key = (event["userId"], event["data"]["tradeId"])
+        if key not in latest or str(latest[key]["id"]) < str(event["id"]):
+            latest[key] = event
+    return list(latest.values())

@@ -1,0 +1,206 @@
+"""RabbitMQ: the event bus between tickerdesk's processes, and the line to the venue.
+
+Topology (every name prefixed by the instance, so stacks can share a broker):
+- `<i>.events`, a topic exchange: outbox events, routed by type (`trade.placed`).
+- `<i>.venue`, a direct exchange: `orders` (orders, cancels and simulator commands to
+  the venue) and `reports` (execution reports back).
+- `<i>.prices`, a fanout exchange: price ticks for every api replica.
+- per consumer, a durable quorum queue `<i>.<name>`, a retry queue `<i>.<name>.retry`
+  (messages wait out their back-off there, then dead-letter back) and a dead-letter
+  queue `<i>.<name>.dead` for poison messages.
+
+Consumers whose order matters (the venue line, executions, notifications) use a
+single active consumer: any number of workers may run, one consumes, the others take
+over if it dies; they retry a failed message in place instead of re-queueing it
+behind later ones. The others are competing consumers with retry and back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+
+from ..domain.errors import DomainError
+from .postgres.db import dumps, loads
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    bindings: tuple[str, ...]
+    exchange: str = "events"  # or "venue"
+    ordered: bool = False
+    prefetch: int = 64
+    max_attempts: int = 6  # an ordered consumer's retries in place: 0 means forever
+
+
+USER_EVENTS = ("trade.placed", "trade.partiallyExecuted", "trade.executed", "trade.canceled",
+               "trade.expired", "trade.rejected", "balance.updated", "portfolio.updated")
+
+CONSUMERS: dict[str, ConsumerSpec] = {
+    spec.name: spec
+    for spec in (
+        ConsumerSpec("venue-gateway", ("trade.placed", "trade.cancelRequested"), ordered=True),
+        ConsumerSpec("executions", ("reports",), exchange="venue", ordered=True, max_attempts=0),
+        ConsumerSpec("notifier", USER_EVENTS, ordered=True),
+        ConsumerSpec("history", ("trade.*",)),
+        ConsumerSpec("webhooks", USER_EVENTS),
+        ConsumerSpec("venue-sim", ("orders",), exchange="venue", ordered=True, max_attempts=0),
+    )
+}
+
+
+def backoff(attempt: int, base: float = 0.2, cap: float = 30.0) -> float:
+    """Exponential back-off with jitter: 0.2 s, 0.4 s, 0.8 s ... up to `cap`."""
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+class Broker:
+    def __init__(self, connection: AbstractRobustConnection, instance: str):
+        self.connection = connection
+        self.instance = instance
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+
+    @classmethod
+    async def connect(cls, url: str, instance: str = "tickerdesk") -> Broker:
+        broker = cls(await aio_pika.connect_robust(url), instance)
+        await broker.declare()
+        return broker
+
+    def name(self, suffix: str) -> str:
+        return f"{self.instance}.{suffix}"
+
+    async def declare(self) -> None:
+        """Declare the exchanges and every consumer's queues (idempotent)."""
+        self._channel = await self.connection.channel(publisher_confirms=True)
+        for key, kind in (("events", "topic"), ("venue", "direct"), ("prices", "fanout")):
+            self._exchanges[key] = await self._channel.declare_exchange(
+                self.name(key), getattr(aio_pika.ExchangeType, kind.upper()), durable=True
+            )
+        for spec in CONSUMERS.values():
+            await self._declare_queues(spec)
+
+    async def _declare_queues(self, spec: ConsumerSpec) -> None:
+        channel = self._channel
+        main = self.name(spec.name)
+        arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+        if spec.ordered:
+            arguments["x-single-active-consumer"] = True
+        queue = await channel.declare_queue(main, durable=True, arguments=arguments)
+        for key in spec.bindings:
+            await queue.bind(self._exchanges[spec.exchange], routing_key=key)
+        await channel.declare_queue(
+            f"{main}.retry", durable=True,
+            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": main},
+        )
+        await channel.declare_queue(f"{main}.dead", durable=True, arguments={"x-queue-type": "quorum"})
+
+    # -- publishing -------------------------------------------------------------
+    def _message(self, body: Any, **properties: Any) -> aio_pika.Message:
+        return aio_pika.Message(
+            dumps(body).encode(), content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, **properties,
+        )
+
+    async def publish_events(self, events: list[dict[str, Any]]) -> None:
+        """Publish and wait until the broker confirms every one (it has them safely)."""
+        exchange = self._exchanges["events"]
+        await asyncio.gather(
+            *(exchange.publish(self._message(e, message_id=str(e["id"])), routing_key=e["type"]) for e in events)
+        )
+
+    async def publish(self, exchange: str, routing_key: str, body: Any, **properties: Any) -> None:
+        await self._exchanges[exchange].publish(self._message(body, **properties), routing_key=routing_key)
+
+    async def publish_reply(self, reply_to: str, correlation_id: str, body: Any) -> None:
+        message = aio_pika.Message(dumps(body).encode(), content_type="application/json",
+                                   correlation_id=correlation_id)
+        await self._channel.default_exchange.publish(message, routing_key=reply_to)
+
+    async def publish_price_ticks(self, prices: dict[str, Any]) -> None:
+        message = aio_pika.Message(dumps(prices).encode(), content_type="application/json")
+        await self._exchanges["prices"].publish(message, routing_key="")
+
+    # -- consuming --------------------------------------------------------------
+    async def consume(self, spec: ConsumerSpec, handle: Handler) -> None:
+        """Consume `spec`'s queue with `handle` until cancelled. Acks only after
+        `handle` returned, so a crash means redelivery, never loss."""
+        channel = await self.connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=spec.prefetch)
+        queue = await channel.get_queue(self.name(spec.name), ensure=False)
+        default = channel.default_exchange
+        # One message at a time, in queue order; the prefetch keeps the pipe full.
+        async with queue.iterator() as messages:
+            async for message in messages:
+                body = loads(message.body)
+                if spec.ordered:
+                    await self._handle_in_place(spec, handle, body, message, default)
+                else:
+                    await self._handle_with_retry(spec, handle, body, message, default)
+
+    async def _handle_in_place(self, spec, handle, body, message, default) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await handle(body)
+                await message.ack()
+                return
+            except DomainError as error:  # can never succeed: park it for an operator
+                await self._dead_letter(spec, body, message, default, error)
+                return
+            except Exception as error:
+                if spec.max_attempts and attempt >= spec.max_attempts:
+                    await self._dead_letter(spec, body, message, default, error)
+                    return
+                log.warning("consumer failed; retrying in place", consumer=spec.name, attempt=attempt,
+                            error=repr(error))
+                await asyncio.sleep(backoff(attempt, cap=5.0))
+
+    async def _handle_with_retry(self, spec, handle, body, message, default) -> None:
+        attempt = int((message.headers or {}).get("x-attempt", 0)) + 1
+        try:
+            await handle(body)
+        except Exception as error:
+            if isinstance(error, DomainError) or attempt >= spec.max_attempts:
+                await self._dead_letter(spec, body, message, default, error)
+            else:
+                log.warning("consumer failed; retrying later", consumer=spec.name, attempt=attempt,
+                            error=repr(error))
+                retry = self._message(body, headers={"x-attempt": attempt},
+                                      expiration=backoff(attempt), message_id=message.message_id)
+                await default.publish(retry, routing_key=f"{self.name(spec.name)}.retry")
+        await message.ack()
+
+    async def _dead_letter(self, spec, body, message, default, error: Exception) -> None:
+        log.error("message dead-lettered", consumer=spec.name, error=repr(error))
+        dead = self._message(body, headers={"x-error": repr(error)[:1000]}, message_id=message.message_id)
+        await default.publish(dead, routing_key=f"{self.name(spec.name)}.dead")
+        await message.ack()
+
+    async def subscribe_prices(self, on_prices: Callable[[dict[str, Any]], None]) -> None:
+        """Every replica gets every tick: an exclusive queue of its own on the fanout."""
+        channel = await self.connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(self._exchanges["prices"])
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            async with message.process():
+                on_prices(loads(message.body))
+
+        await queue.consume(on_message)
+
+    async def close(self) -> None:
+        await self.connection.close()

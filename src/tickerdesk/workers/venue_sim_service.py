@@ -1,0 +1,126 @@
+"""`tickerdesk venue-sim`: the simulated venue as a process of its own.
+
+It consumes orders, cancels and simulator commands from the broker, sends execution
+reports back (publisher-confirmed before the command is acknowledged), publishes
+price ticks to every api replica, and keeps its book in Redis so that a venue
+killed mid-burst comes back with its working orders. Report ids are deterministic
+(trade id, kind, cumulative quantity), so a command replayed after a crash repeats
+reports the execution applier already has, and it ignores them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import aio_pika
+import redis.asyncio as aioredis
+import structlog
+
+from ..adapters.postgres.db import create_pool, dumps, loads
+from ..adapters.postgres.reads import Reads
+from ..adapters.price_book import MemoryPriceBook
+from ..adapters.rabbitmq import CONSUMERS, Broker
+from ..adapters.venue_sim import SimVenue
+from ..adapters.venue_wire import order_from_wire, order_to_wire, report_to_wire
+from ..app.ports import ExecutionReport, VenueOrder
+from ..config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class RedisSimState:
+    """The simulator's book in Redis: one hash field per working order."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str):
+        self.redis = redis
+        self.orders, self.seen, self.liquidity = (f"{prefix}:sim:{k}" for k in ("orders", "seen", "liquidity"))
+
+    async def save(self, changes: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for trade_id, working in changes["orders"].items():
+                if working is None:
+                    pipe.hdel(self.orders, trade_id)
+                else:
+                    pipe.hset(self.orders, trade_id, dumps(order_to_wire(working["order"], working["cumulative"])))
+            if changes["orders"]:
+                pipe.sadd(self.seen, *changes["orders"])
+            pipe.delete(self.liquidity)
+            if changes["liquidity"]:
+                pipe.hset(self.liquidity, mapping={s: dumps(v) for s, v in changes["liquidity"].items()})
+            await pipe.execute()
+
+    async def load(self) -> tuple[list[tuple[VenueOrder, int]], set[str], dict[str, int | None]]:
+        orders = [loads(v) for v in (await self.redis.hgetall(self.orders)).values()]
+        seen = {s.decode() for s in await self.redis.smembers(self.seen)}
+        liquidity = {k.decode(): loads(v) for k, v in (await self.redis.hgetall(self.liquidity)).items()}
+        return [(order_from_wire(o), int(o["cumulative"])) for o in orders], seen, liquidity
+
+
+async def run_venue_sim(settings: Settings) -> None:
+    broker = await Broker.connect(settings.amqp_url, settings.instance)
+    pool = await create_pool(settings.database_url, 2)
+    reads = Reads(pool)
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    state = RedisSimState(redis, settings.instance)
+    _, last_prices = await reads.instruments()
+    prices = MemoryPriceBook(last_prices)
+
+    async def send(report: ExecutionReport) -> None:
+        await broker.publish("venue", "reports", report_to_wire(report), message_id=report.execution_id)
+
+    def on_prices(changes: dict[str, Decimal]) -> None:
+        asyncio.get_running_loop().create_task(_ticks(changes))
+
+    async def _ticks(changes: dict[str, Decimal]) -> None:
+        try:
+            await broker.publish_price_ticks(changes)
+            await reads.save_prices(changes)
+        except Exception:
+            log.exception("price tick not published")
+
+    venue = SimVenue(prices, send, on_prices=on_prices)
+    venue.restore(*(await state.load()))
+    log.info("venue-sim ready", working_orders=venue.working_orders())
+
+    async def handle(command: dict[str, Any]) -> None:
+        kind = command["command"]
+        if kind == "submit":
+            await venue.submit(order_from_wire(command["order"]))
+        elif kind == "cancel":
+            await venue.cancel(command["tradeId"], command["account"], command["symbol"])
+        elif kind == "set_price":
+            liquidity = command.get("liquidity")
+            await venue.set_price(command["symbol"], Decimal(command["price"]), int(liquidity) if liquidity else None)
+        elif kind == "close_session":
+            await venue.close_session()
+        else:
+            log.warning("unknown venue command", command=kind)
+        await state.save(venue.drain_changes())
+        if command.get("replyTo"):
+            await broker.publish_reply(command["replyTo"], command["correlationId"], {"ok": True})
+
+    async def walk() -> None:
+        while True:
+            await asyncio.sleep(settings.price_walk_seconds)
+            try:
+                await venue.walk(settings.price_walk_volatility)
+                await state.save(venue.drain_changes())
+            except Exception:
+                log.exception("price walk failed")
+
+    tasks = [asyncio.create_task(broker.consume(CONSUMERS["venue-sim"], handle))]
+    if settings.price_walk_seconds > 0:
+        tasks.append(asyncio.create_task(walk()))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await broker.close()
+        await pool.close()
+        await redis.aclose()
+
+
+__all__ = ["run_venue_sim", "RedisSimState", "aio_pika"]
