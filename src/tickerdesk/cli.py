@@ -16,7 +16,8 @@ from .config import Settings
 app = typer.Typer(help="tickerdesk: the backend of a retail stock brokerage.", no_args_is_help=True)
 console = Console()
 
-DataDir = Annotated[Path, typer.Option("--data-dir", help="Where `up` keeps its database and secret.")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where `up` keeps its database and secret "
+                                                                "(default: TICKERDESK_DATA_DIR or .tickerdesk).")]
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
@@ -51,7 +52,7 @@ def _database_url(settings: Settings) -> str:
 def up(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    data_dir: DataDir = Path(".tickerdesk"),
+    data_dir: DataDir = None,
 ) -> None:
     """Run everything in one process: API, relay, simulated venue and price feed."""
     import uvicorn
@@ -77,16 +78,79 @@ def up(
         on_shutdown=embedded.stop if embedded else None,
     )
     console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)")
-    console.print(f"  a token:        tickerdesk token alice --data-dir {data_dir}")
-    console.print(f"  an admin token: tickerdesk token ops --admin --data-dir {data_dir}")
+    console.print(f"  a token:        tickerdesk token alice --data-dir {settings.data_dir}")
+    console.print(f"  an admin token: tickerdesk token ops --admin --data-dir {settings.data_dir}")
     uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+
+
+def _production(settings: Settings) -> Settings:
+    missing = [name for name in ("database_url", "redis_url", "amqp_url") if not getattr(settings, name)]
+    if missing:
+        raise typer.BadParameter("set " + ", ".join(f"TICKERDESK_{m.upper()}" for m in missing))
+    from .logs import configure
+
+    configure(settings.log_level, settings.log_json)
+    return settings
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Processes serving this port.")] = 1,
+) -> None:
+    """A production api replica (stateless; run as many as you like behind nginx)."""
+    import uvicorn
+
+    settings = _production(_secret(_settings()))
+    uvicorn.run("tickerdesk.api.production:create", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False, proxy_headers=True, forwarded_allow_ips="*")
+
+
+@app.command()
+def relay() -> None:
+    """Publish outbox events to RabbitMQ (also migrates the database at start)."""
+    from .workers.run import prepare_database, run_relay
+
+    settings = _production(_settings())
+
+    async def main() -> None:
+        await prepare_database(settings)
+        await run_relay(settings)
+
+    asyncio.run(main())
+
+
+@app.command()
+def worker(
+    only: Annotated[list[str] | None, typer.Option("--only", help="venue-gateway, executions, notifier, "
+                                                                   "history, webhooks or webhook-sender; repeatable.")]
+    = None,
+) -> None:
+    """Event consumers (all of them unless --only)."""
+    from .workers.run import WORKERS, run_workers
+
+    for name in only or []:
+        if name not in WORKERS:
+            raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}")
+    asyncio.run(run_workers(_production(_settings()), only))
+
+
+@app.command("venue-sim")
+def venue_sim() -> None:
+    """The simulated venue and price feed as a process of its own."""
+    from .workers.run import until_stopped
+    from .workers.venue_sim_service import run_venue_sim
+
+    settings = _production(_settings())
+    asyncio.run(until_stopped(run_venue_sim(settings)))
 
 
 @app.command()
 def token(
     user: Annotated[str, typer.Argument(help="The user id (the token's sub).")],
     admin: Annotated[bool, typer.Option("--admin", help="Grant the admin scope.")] = False,
-    data_dir: DataDir = Path(".tickerdesk"),
+    data_dir: DataDir = None,
 ) -> None:
     """Print a JWT for USER signed with the configured secret (or `up`'s)."""
     from .api.auth import issue_token
@@ -98,7 +162,7 @@ def token(
 
 
 @app.command()
-def migrate(data_dir: DataDir = Path(".tickerdesk")) -> None:
+def migrate(data_dir: DataDir = None) -> None:
     """Bring the database schema to the newest revision."""
     from .adapters.postgres.db import migrate as run
 
@@ -107,7 +171,7 @@ def migrate(data_dir: DataDir = Path(".tickerdesk")) -> None:
 
 
 @app.command()
-def verify(data_dir: DataDir = Path(".tickerdesk")) -> None:
+def verify(data_dir: DataDir = None) -> None:
     """Check every money and share invariant; exit 1 naming each violation."""
     from .verify import verify as run
 

@@ -108,9 +108,8 @@ class Runtime:
     @classmethod
     async def open_api(cls, settings: Settings) -> Runtime:
         """A production api replica: PostgreSQL, Redis, RabbitMQ; no venue or relay inside."""
-        import redis.asyncio as aioredis
-
         from .adapters.rabbitmq import Broker
+        from .adapters.redis_cache import redis_client
         from .adapters.rate_limit import RedisRateLimiter
         from .adapters.realtime import RedisHub
         from .adapters.redis_cache import RedisReadCache
@@ -122,7 +121,7 @@ class Runtime:
         reads = Reads(pool)
         instruments, last_prices = await reads.instruments()
         prices = MemoryPriceBook(last_prices)
-        redis = aioredis.Redis.from_url(settings.redis_url)
+        redis = redis_client(settings.redis_url)
         broker = await Broker.connect(settings.amqp_url, settings.instance)
         await broker.subscribe_prices(lambda ticks: [prices.set(s, p) for s, p in ticks.items()])
         runtime = cls(

@@ -21,6 +21,7 @@ import structlog
 from ..adapters.postgres.db import create_pool, dumps, loads
 from ..adapters.postgres.reads import Reads
 from ..adapters.price_book import MemoryPriceBook
+from ..adapters.redis_cache import redis_client
 from ..adapters.rabbitmq import CONSUMERS, Broker
 from ..adapters.venue_sim import SimVenue
 from ..adapters.venue_wire import order_from_wire, order_to_wire, report_to_wire
@@ -62,7 +63,7 @@ async def run_venue_sim(settings: Settings) -> None:
     broker = await Broker.connect(settings.amqp_url, settings.instance)
     pool = await create_pool(settings.database_url, 2)
     reads = Reads(pool)
-    redis = aioredis.Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     state = RedisSimState(redis, settings.instance)
     _, last_prices = await reads.instruments()
     prices = MemoryPriceBook(last_prices)

@@ -9,11 +9,14 @@ least once, and consumers are idempotent by event id.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import structlog
+
+from ...metrics import OUTBOX_LAG
 
 log = structlog.get_logger(__name__)
 
@@ -21,10 +24,11 @@ Publish = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, publish: Publish, *, batch: int = 500):
+    def __init__(self, pool: asyncpg.Pool, publish: Publish, *, batch: int = 500, exclusive: bool = False):
         self.pool = pool
         self._publish = publish
         self._batch = batch
+        self._exclusive = exclusive
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -32,14 +36,22 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
+            # Several relays may run; one publishes at a time so that events keep
+            # their order on the bus, and the others stand by.
+            if self._exclusive and not await conn.fetchval("SELECT pg_try_advisory_xact_lock(7340)"):
+                return 0
             rows = await conn.fetch(
                 """DELETE FROM outbox WHERE id IN (
                        SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-                   RETURNING id, payload""",
+                   RETURNING id, payload, created_at""",
                 self._batch,
             )
             if rows:
-                await self._publish([r["payload"] for r in sorted(rows, key=lambda r: r["id"])])
+                events = [r["payload"] for r in sorted(rows, key=lambda r: r["id"])]
+                await self._publish(events)
+                now = datetime.now(UTC)
+                for row in rows:
+                    OUTBOX_LAG.observe((now - row["created_at"]).total_seconds())
         return len(rows)
 
     async def drain(self) -> None:

@@ -1,0 +1,131 @@
+"""The production processes other than the api: `tickerdesk relay` and `tickerdesk worker`.
+
+Each runs until SIGTERM/SIGINT; every consumer acknowledges a message only after its
+effect is committed, so killing a process at any moment loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+from ..adapters.postgres.commands import Commands
+from ..adapters.postgres.db import create_pool, migrate, seed_instruments
+from ..adapters.postgres.history import HistoryStore
+from ..adapters.postgres.outbox import Inbox, OutboxRelay
+from ..adapters.postgres.webhooks import WebhookStore
+from ..adapters.redis_cache import redis_client
+from ..adapters.rabbitmq import CONSUMERS, Broker
+from ..adapters.realtime import RedisHub
+from ..adapters.redis_cache import RedisReadCache
+from ..adapters.venue_broker import BrokerVenue
+from ..adapters.venue_wire import report_from_wire
+from ..config import Settings
+from ..metrics import CONSUMER_LAG
+from .executions import ExecutionApplier
+from .history import HistoryProjector
+from .notifier import Notifier
+from .venue_gateway import VenueGateway
+from .webhooks import WebhookDispatcher, WebhookSender
+
+log = structlog.get_logger(__name__)
+
+WORKERS = ("venue-gateway", "executions", "notifier", "history", "webhooks", "webhook-sender")
+
+
+async def until_stopped(*coroutines: Awaitable[Any]) -> None:
+    """Run until a signal arrives or one of the loops ends (which is a failure)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for task in [*tasks, stopper]:
+        task.cancel()
+    await asyncio.gather(*tasks, stopper, return_exceptions=True)
+    for task in done:
+        if task is not stopper and task.exception():
+            raise task.exception()
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Migrations and seed data: run by the relay, the one process every stack has."""
+    await migrate(settings.database_url)
+    if settings.history_database_url:
+        await migrate(settings.history_database_url)
+    pool = await create_pool(settings.database_url, 1)
+    await seed_instruments(pool)
+    await pool.close()
+
+
+async def run_relay(settings: Settings) -> None:
+    """Outbox to RabbitMQ with publisher confirms, woken by LISTEN/NOTIFY."""
+    pool = await create_pool(settings.database_url, 3)
+    broker = await Broker.connect(settings.amqp_url, settings.instance)
+    relay = OutboxRelay(pool, broker.publish_events, exclusive=True)
+    listener = await pool.acquire()
+    await listener.add_listener("tickerdesk_outbox", lambda *_: relay.wake())
+    log.info("relay running")
+    try:
+        await until_stopped(relay.run())
+    finally:
+        with contextlib.suppress(Exception):
+            await listener.remove_listener("tickerdesk_outbox", lambda *_: None)
+        await pool.release(listener)
+        await broker.close()
+        await pool.close()
+
+
+def _lag(name: str, handle: Callable[[list[dict[str, Any]]], Awaitable[None]]):
+    async def consume(event: dict[str, Any]) -> None:
+        await handle([event])
+        occurred = event.get("occurredAt")
+        if isinstance(occurred, str):
+            at = datetime.fromisoformat(occurred.replace("Z", "+00:00"))
+            CONSUMER_LAG.labels(name).observe((datetime.now(UTC) - at).total_seconds())
+    return consume
+
+
+async def run_workers(settings: Settings, only: list[str] | None = None) -> None:
+    names = only or list(WORKERS)
+    pool = await create_pool(settings.database_url, 10)
+    history_pool = await create_pool(settings.history_database_url, 5) if settings.history_database_url else pool
+    redis = redis_client(settings.redis_url)
+    broker = await Broker.connect(settings.amqp_url, settings.instance)
+    commands = Commands(pool)
+    cache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
+    applier = ExecutionApplier(commands, cache)
+    webhooks = WebhookStore(pool)
+
+    async def apply_report(body: dict[str, Any]) -> None:
+        await applier.on_report(report_from_wire(body))
+
+    consumers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+        "venue-gateway": _lag("venue-gateway", VenueGateway(BrokerVenue(broker)).handle),
+        "executions": apply_report,
+        "notifier": _lag("notifier", Notifier(Inbox(pool), RedisHub(redis, settings.instance), cache).handle),
+        "history": _lag("history", HistoryProjector(HistoryStore(history_pool)).handle),
+        "webhooks": _lag("webhooks", WebhookDispatcher(webhooks).handle),
+    }
+    loops = [broker.consume(CONSUMERS[name], consumers[name]) for name in names if name in consumers]
+    if "webhook-sender" in names:
+        loops.append(WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
+                                   max_attempts=settings.webhook_max_attempts).run())
+    log.info("workers running", workers=names)
+    try:
+        await until_stopped(*loops)
+    finally:
+        await broker.close()
+        await redis.aclose()
+        await pool.close()
+        if history_pool is not pool:
+            await history_pool.close()
