@@ -8,6 +8,7 @@ database and drops it at the end.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import tempfile
@@ -88,6 +89,24 @@ async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.As
     app = create_app(settings, runtime=runtime)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tickerdesk") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+async def live_url(settings: Settings, runtime: Runtime) -> AsyncIterator[str]:
+    """The test app served by a real uvicorn on a free port, for WebSocket and SSE."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    await task
 
 
 def exact(response: httpx.Response) -> Any:
