@@ -209,3 +209,23 @@ def symbol(runtime: Runtime):
         return name
 
     return make
+
+
+@pytest.fixture
+async def scratch_pool() -> AsyncIterator[asyncpg.Pool]:
+    """A migrated database of its own, for tests that must own every row (the outbox)."""
+    from tickerdesk.adapters.postgres.db import create_pool, migrate
+
+    server = _server_url()
+    name = f"tickerdesk_scratch_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server, name)
+    await migrate(url)
+    pool = await create_pool(url, 4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
