@@ -136,19 +136,34 @@ class Broker:
     # -- consuming --------------------------------------------------------------
     async def consume(self, spec: ConsumerSpec, handle: Handler) -> None:
         """Consume `spec`'s queue with `handle` until cancelled. Acks only after
-        `handle` returned, so a crash means redelivery, never loss."""
+        `handle` returned, so a crash means redelivery, never loss. When the broker
+        goes away, waits for it and consumes again (unacked messages are redelivered)."""
+        while True:
+            try:
+                await self._consume_once(spec, handle)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("consumer lost the broker; reconnecting", consumer=spec.name, error=repr(error))
+                await asyncio.sleep(1.0)
+
+    async def _consume_once(self, spec: ConsumerSpec, handle: Handler) -> None:
         channel = await self.connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=spec.prefetch)
-        queue = await channel.get_queue(self.name(spec.name), ensure=False)
-        default = channel.default_exchange
-        # One message at a time, in queue order; the prefetch keeps the pipe full.
-        async with queue.iterator() as messages:
-            async for message in messages:
-                body = loads(message.body)
-                if spec.ordered:
-                    await self._handle_in_place(spec, handle, body, message, default)
-                else:
-                    await self._handle_with_retry(spec, handle, body, message, default)
+        try:
+            await channel.set_qos(prefetch_count=spec.prefetch)
+            queue = await channel.get_queue(self.name(spec.name), ensure=False)
+            default = channel.default_exchange
+            # One message at a time, in queue order; the prefetch keeps the pipe full.
+            async with queue.iterator() as messages:
+                async for message in messages:
+                    body = loads(message.body)
+                    if spec.ordered:
+                        await self._handle_in_place(spec, handle, body, message, default)
+                    else:
+                        await self._handle_with_retry(spec, handle, body, message, default)
+        finally:
+            if not channel.is_closed:
+                await channel.close()
 
     async def _handle_in_place(self, spec, handle, body, message, default) -> None:
         attempt = 0

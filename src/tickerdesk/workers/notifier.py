@@ -18,9 +18,9 @@ class Notifier:
         self.cache = cache
 
     async def handle(self, events: list[dict[str, Any]]) -> None:
-        fresh = await self.inbox.store([e for e in events if e["type"] in USER_FACING])
+        stored = await self.inbox.store([e for e in events if e["type"] in USER_FACING])
         if self.cache is not None:
             for user_id in {e["userId"] for e in events if e["type"] in CACHED}:
                 await self.cache.invalidate(user_id)
-        if self.hub is not None and fresh:
-            await self.hub.publish(fresh)
+        if self.hub is not None and stored:
+            await self.hub.publish(stored)

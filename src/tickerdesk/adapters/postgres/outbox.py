@@ -80,16 +80,20 @@ class Inbox:
         self.pool = pool
 
     async def store(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Store events; return the notifications that are new (with their `seq`)."""
+        """Store events once; return their notifications (with `seq`), in `seq` order.
+
+        An event stored before (a redelivery) comes back with its original `seq`, so a
+        notifier that died between storing and pushing pushes it now; connections drop
+        any `seq` they already sent."""
         if not events:
             return []
         rows = await self.pool.fetch(
-            """INSERT INTO notifications (user_id, event_id, type, payload, created_at)
+            """INSERT INTO notifications AS n (user_id, event_id, type, payload, created_at)
                SELECT u, e, t, p, o::timestamptz
                FROM unnest($1::text[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[])
-                    WITH ORDINALITY AS x(u, e, t, p, o, n)
-               ORDER BY n
-               ON CONFLICT DO NOTHING
+                    WITH ORDINALITY AS x(u, e, t, p, o, i)
+               ORDER BY i
+               ON CONFLICT (user_id, event_id) DO UPDATE SET type = n.type  -- a no-op, to return the row
                RETURNING seq, payload""",
             [e["userId"] for e in events], [e["id"] for e in events], [e["type"] for e in events],
             events, [e["occurredAt"] for e in events],
