@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test unit bench verify clean
+.PHONY: up test unit bench verify topology clean
 
 $(BIN)/tickerdesk: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ unit: $(BIN)/tickerdesk
 
 bench: $(BIN)/tickerdesk
 	$(BIN)/tickerdesk bench
+
+topology: $(BIN)/tickerdesk
+	deploy/topology.sh start
 
 verify: $(BIN)/tickerdesk
 	$(BIN)/tickerdesk verify
