@@ -102,7 +102,7 @@ def api(
     """A production api replica (stateless; run as many as you like behind nginx)."""
     import uvicorn
 
-    settings = _production(_secret(_settings()))
+    _production(_secret(_settings()))
     uvicorn.run("tickerdesk.api.production:create", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, proxy_headers=True, forwarded_allow_ips="*")
 

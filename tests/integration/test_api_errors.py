@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import ADMIN, bearer
+from tests.conftest import ADMIN
 
 HUGE = "9" * 5000
 

@@ -4,7 +4,7 @@ import asyncio
 import random
 from decimal import Decimal as D
 
-from tests.conftest import ADMIN, set_price
+from tests.conftest import set_price
 from tickerdesk.verify import verify
 
 

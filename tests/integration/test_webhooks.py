@@ -17,23 +17,9 @@ from aiohttp import web
 
 from tickerdesk.adapters.postgres.db import loads
 from tickerdesk.adapters.postgres.webhooks import WebhookStore
-from tickerdesk.api.routes import webhooks as webhook_routes
 from tickerdesk.domain.events import new_event_id
 from tickerdesk.workers.webhooks import WebhookDispatcher, WebhookSender, verify_signature
 from tests.conftest import exact
-
-
-# TEMPORARY SHIM — remove once Runtime has `webhooks: WebhookStore` and create_app
-# includes tickerdesk.api.routes.webhooks.router (both are wired now: this no longer
-# does anything). Until then, give the shared test runtime a store and the shared
-# app the router, if they lack them.
-@pytest.fixture(autouse=True)
-def _wire_webhooks(runtime, client):
-    if getattr(runtime, "webhooks", None) is None:
-        runtime.webhooks = WebhookStore(runtime.pool)
-    app = client._transport.app
-    if "/webhooks" not in {getattr(route, "path", None) for route in app.routes}:
-        app.include_router(webhook_routes.router)
 
 
 @pytest.fixture(scope="module", autouse=True)
