@@ -63,6 +63,8 @@ configure() {
   export TICKERDESK_DATA_DIR
   export TICKERDESK_PRICE_WALK_SECONDS=${TICKERDESK_PRICE_WALK_SECONDS:-1}
   export TICKERDESK_LOG_JSON=${TICKERDESK_LOG_JSON:-true}
+  # A crash's traceback as plain text in the log files, not boxes drawn for a terminal.
+  export TYPER_STANDARD_TRACEBACK=${TYPER_STANDARD_TRACEBACK:-1}
   API_PORTS=${API_PORTS:-8101 8102 8103}
   API_PORTS=${API_PORTS//,/ }
   WORKER_COUNT=${WORKER_COUNT:-2}
@@ -166,7 +168,7 @@ log_tail() {
 # Preconditions
 
 ensure_tickerdesk() {
-  [[ -x $TICKERDESK_BIN ]] || die "$TICKERDESK_BIN not found: run 'make' targets (e.g. make unit) to create .venv, or set TICKERDESK_BIN"
+  [[ -x $TICKERDESK_BIN ]] || die "$TICKERDESK_BIN not found: create the virtualenv (python3 -m venv .venv && .venv/bin/pip install -e '.[test]', as make does) or set TICKERDESK_BIN"
   [[ -f $TEMPLATE ]] || die "$TEMPLATE is missing"
 }
 
@@ -385,8 +387,8 @@ render_nginx_conf() {
       @UPSTREAMS@) out+=$upstreams ;;
       @USER_DIRECTIVE@) out+="$user_directive"$'\n' ;;
       *)
-        line=${line//@RUN_DIR@/$RUN_DIR}
-        line=${line//@PORT@/$NGINX_PORT}
+        line=${line//@RUN_DIR@/"$RUN_DIR"}  # quoted: a & in the path stays literal (bash 5.2)
+        line=${line//@PORT@/"$NGINX_PORT"}
         out+="$line"$'\n'
         ;;
     esac
@@ -459,12 +461,12 @@ cmd_start() {
     wait_for_ready "api-$port" "http://127.0.0.1:$port/readyz" "$READY_TIMEOUT"
     say "api-$port is ready"
   done
-  # The long-running processes may have failed after their start (a bad URL, say).
-  for name in venue-sim $(for ((i = 1; i <= WORKER_COUNT; i++)); do echo "worker-$i"; done); do
-    if ! is_running "$name"; then
-      log_tail "$name"
-      die "$name exited"
-    fi
+  # The venue and the consumers say when they are consuming; an order placed before
+  # that would only wait in its queue, but a failure to start (a bad URL, say) would
+  # otherwise go unnoticed until the first order never executes.
+  wait_for_log_line venue-sim "venue-sim ready" "$READY_TIMEOUT"
+  for ((i = 1; i <= WORKER_COUNT; i++)); do
+    wait_for_log_line "worker-$i" "workers running" "$READY_TIMEOUT"
   done
 
   if ! is_running nginx; then
@@ -481,7 +483,11 @@ cmd_start() {
 }
 
 summary() {
-  local bin=$TICKERDESK_BIN
+  local bin=$TICKERDESK_BIN script=$0
+  # stop/status/logs find the stack through TICKERDESK_DATA_DIR: say so when it is not the default.
+  if [[ $TICKERDESK_DATA_DIR != "$REPO/.tickerdesk/topology" ]]; then
+    script="TICKERDESK_DATA_DIR=$TICKERDESK_DATA_DIR $0"
+  fi
   cat <<EOF
 
 tickerdesk is running behind nginx: http://127.0.0.1:$NGINX_PORT
@@ -490,9 +496,9 @@ tickerdesk is running behind nginx: http://127.0.0.1:$NGINX_PORT
   a token:        TICKERDESK_DATA_DIR=$TICKERDESK_DATA_DIR $bin token alice
   an admin token: TICKERDESK_DATA_DIR=$TICKERDESK_DATA_DIR $bin token ops --admin
   the stack's environment: source $ENV_FILE
-  logs:       $RUN_DIR/logs/   (follow them: $0 logs)
-  status:     $0 status
-  stop:       $0 stop
+  logs:       $RUN_DIR/logs/   (follow them: $script logs)
+  status:     $script status
+  stop:       $script stop
 EOF
 }
 

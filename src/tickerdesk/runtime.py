@@ -123,20 +123,21 @@ class Runtime:
         prices = MemoryPriceBook(last_prices)
         redis = redis_client(settings.redis_url)
         broker = await Broker.connect(settings.amqp_url, settings.instance)
-        await broker.subscribe_prices(lambda ticks: [prices.set(s, p) for s, p in ticks.items()])
         runtime = cls(
             settings, pool, Commands(pool), reads, HistoryStore(history_pool), instruments, prices,
             BrokerSimControl(broker), RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds),
             RedisRateLimiter(redis, prefix=settings.instance), RedisHub(redis, settings.instance),
             WebhookStore(pool), cls.rate_limits(settings),
         )
+        runtime.tasks.append(asyncio.create_task(
+            broker.follow_prices(lambda ticks: [prices.set(s, p) for s, p in ticks.items()]), name="prices"))
         runtime.closers += [runtime.hub.close, broker.close, redis.aclose, pool.close]
         if history_pool is not pool:
             runtime.closers.append(history_pool.close)
         runtime.checks.update(
             database=lambda: pool.fetchval("SELECT 1"),
             redis=redis.ping,
-            broker=lambda: _broker_check(broker),
+            broker=broker.ping,
         )
         return runtime
 
@@ -183,7 +184,3 @@ def _spawn(coroutine: Awaitable[Any]) -> None:
     _background.add(task)
     task.add_done_callback(_background.discard)
 
-
-async def _broker_check(broker) -> None:
-    if broker.connection.is_closed:
-        raise ConnectionError("broker connection is closed")

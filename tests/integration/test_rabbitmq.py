@@ -21,12 +21,14 @@ async def broker():
     instance = f"test-{uuid.uuid4().hex[:10]}"
     broker = await Broker.connect(AMQP_URL, instance)
     yield broker
-    channel = await broker.connection.channel()
+    connection = await aio_pika.connect(AMQP_URL)
+    channel = await connection.channel()
     for spec in CONSUMERS.values():
         for suffix in ("", ".retry", ".dead"):
             await channel.queue_delete(f"{instance}.{spec.name}{suffix}")
     for exchange in ("events", "venue", "prices"):
         await channel.exchange_delete(f"{instance}.{exchange}")
+    await connection.close()
     await broker.close()
 
 
@@ -45,12 +47,13 @@ async def consume_until(broker, spec, handler, done: asyncio.Event, timeout=15):
 
 
 async def queue_messages(broker, name):
-    channel = await broker.connection.channel()
-    queue = await channel.get_queue(broker.name(name), ensure=False)
-    messages = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        messages.append(message)
-    return messages
+    async with await aio_pika.connect(AMQP_URL) as connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(broker.name(name), ensure=False)
+        messages = []
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            messages.append(message)
+        return messages
 
 
 async def test_published_events_reach_every_bound_queue(broker):

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage
 
 from ..domain.errors import DomainError
 from .postgres.db import dumps, loads
@@ -67,24 +68,48 @@ def backoff(attempt: int, base: float = 0.2, cap: float = 30.0) -> float:
 
 
 class Broker:
-    def __init__(self, connection: AbstractRobustConnection, instance: str):
-        self.connection = connection
+    """Connections are plain (not aio-pika's robust ones, whose consumers can hang after
+    a broker restart): the publisher reconnects on its next use, and every consumer
+    owns a connection and reconnects in a loop when it drops."""
+
+    def __init__(self, url: str, instance: str):
+        self.url = url
         self.instance = instance
+        self._connection: aio_pika.abc.AbstractConnection | None = None
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def connect(cls, url: str, instance: str = "tickerdesk") -> Broker:
-        broker = cls(await aio_pika.connect_robust(url), instance)
-        await broker.declare()
+        broker = cls(url, instance)
+        await broker._publisher()
         return broker
 
     def name(self, suffix: str) -> str:
         return f"{self.instance}.{suffix}"
 
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed
+
+    async def ping(self) -> None:
+        """For readiness: reconnects if it can, raises if the broker is unreachable."""
+        await self._publisher()
+
+    async def _publisher(self) -> aio_pika.abc.AbstractChannel:
+        """The publishing channel (with confirms), reopened if the broker went away."""
+        async with self._lock:
+            if self._channel is None or self._channel.is_closed or not self.connected:
+                if self._connection is not None and not self._connection.is_closed:
+                    await self._connection.close()
+                self._connection = await aio_pika.connect(self.url, timeout=10)
+                self._channel = await self._connection.channel(publisher_confirms=True)
+                await self.declare()
+            return self._channel
+
     async def declare(self) -> None:
         """Declare the exchanges and every consumer's queues (idempotent)."""
-        self._channel = await self.connection.channel(publisher_confirms=True)
         for key, kind in (("events", "topic"), ("venue", "direct"), ("prices", "fanout")):
             self._exchanges[key] = await self._channel.declare_exchange(
                 self.name(key), getattr(aio_pika.ExchangeType, kind.upper()), durable=True
@@ -116,21 +141,25 @@ class Broker:
 
     async def publish_events(self, events: list[dict[str, Any]]) -> None:
         """Publish and wait until the broker confirms every one (it has them safely)."""
+        await self._publisher()
         exchange = self._exchanges["events"]
         await asyncio.gather(
             *(exchange.publish(self._message(e, message_id=str(e["id"])), routing_key=e["type"]) for e in events)
         )
 
     async def publish(self, exchange: str, routing_key: str, body: Any, **properties: Any) -> None:
+        await self._publisher()
         await self._exchanges[exchange].publish(self._message(body, **properties), routing_key=routing_key)
 
     async def publish_reply(self, reply_to: str, correlation_id: str, body: Any) -> None:
         message = aio_pika.Message(dumps(body).encode(), content_type="application/json",
                                    correlation_id=correlation_id)
-        await self._channel.default_exchange.publish(message, routing_key=reply_to)
+        channel = await self._publisher()
+        await channel.default_exchange.publish(message, routing_key=reply_to)
 
     async def publish_price_ticks(self, prices: dict[str, Any]) -> None:
         message = aio_pika.Message(dumps(prices).encode(), content_type="application/json")
+        await self._publisher()
         await self._exchanges["prices"].publish(message, routing_key="")
 
     # -- consuming --------------------------------------------------------------
@@ -145,11 +174,12 @@ class Broker:
                 raise
             except Exception as error:
                 log.warning("consumer lost the broker; reconnecting", consumer=spec.name, error=repr(error))
-                await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)
 
     async def _consume_once(self, spec: ConsumerSpec, handle: Handler) -> None:
-        channel = await self.connection.channel(publisher_confirms=True)
-        try:
+        """Until the connection drops (the iterator then ends, and the caller reconnects)."""
+        async with await aio_pika.connect(self.url, timeout=10) as connection:
+            channel = await connection.channel(publisher_confirms=True)
             await channel.set_qos(prefetch_count=spec.prefetch)
             queue = await channel.get_queue(self.name(spec.name), ensure=False)
             default = channel.default_exchange
@@ -161,9 +191,6 @@ class Broker:
                         await self._handle_in_place(spec, handle, body, message, default)
                     else:
                         await self._handle_with_retry(spec, handle, body, message, default)
-        finally:
-            if not channel.is_closed:
-                await channel.close()
 
     async def _handle_in_place(self, spec, handle, body, message, default) -> None:
         attempt = 0
@@ -205,17 +232,36 @@ class Broker:
         await default.publish(dead, routing_key=f"{self.name(spec.name)}.dead")
         await message.ack()
 
-    async def subscribe_prices(self, on_prices: Callable[[dict[str, Any]], None]) -> None:
-        """Every replica gets every tick: an exclusive queue of its own on the fanout."""
-        channel = await self.connection.channel()
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(self._exchanges["prices"])
+    async def follow_prices(self, on_prices: Callable[[dict[str, Any]], None]) -> None:
+        """Every replica gets every tick, on an exclusive queue of its own; until cancelled."""
+        while True:
+            try:
+                async with await aio_pika.connect(self.url, timeout=10) as connection:
+                    channel = await connection.channel()
+                    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+                    await queue.bind(self.name("prices"))
+                    async with queue.iterator(no_ack=True) as messages:
+                        async for message in messages:
+                            on_prices(loads(message.body))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("price feed lost the broker; reconnecting", error=repr(error))
+            await asyncio.sleep(1.0)
 
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            async with message.process():
-                on_prices(loads(message.body))
-
-        await queue.consume(on_message)
+    async def call(self, exchange: str, routing_key: str, body: dict[str, Any], timeout: float) -> Any:
+        """Request and reply: publish with a reply queue of its own, wait for the answer."""
+        async with await aio_pika.connect(self.url, timeout=10) as connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            correlation_id = uuid.uuid4().hex
+            await self.publish(exchange, routing_key, {**body, "replyTo": queue.name, "correlationId": correlation_id})
+            async with queue.iterator(no_ack=True) as replies:
+                async with asyncio.timeout(timeout):
+                    async for reply in replies:
+                        if reply.correlation_id == correlation_id:
+                            return loads(reply.body)
 
     async def close(self) -> None:
-        await self.connection.close()
+        if self.connected:
+            await self._connection.close()
