@@ -22,12 +22,14 @@ from ..auth import Principal, bearer_token, current_user
 
 router = APIRouter(tags=["notifications"])
 BACKLOG_PAGE = 500
+SUBSCRIBED = {"type": "subscribed"}  # first item: from here on, nothing is missed
 
 
 async def notifications(runtime, user_id: str, after: int | None) -> AsyncIterator[dict[str, Any] | None]:
     """The user's notifications after `after` (None: only new ones), in order, exactly
-    once; yields None when the connection has been idle for a heartbeat interval."""
+    once, after `SUBSCRIBED`; yields None when idle for a heartbeat interval."""
     async with runtime.hub.subscribe(user_id) as live:
+        yield SUBSCRIBED
         last = after
         if after is not None:
             while True:
@@ -67,9 +69,10 @@ async def stream(
     async def events() -> AsyncIterator[bytes]:
         OPEN_STREAMS.labels("sse").inc()
         try:
-            yield b"retry: 1000\n: connected\n\n"
             async for item in notifications(runtime, user.user_id, after):
-                if item is None:
+                if item is SUBSCRIBED:
+                    yield b"retry: 1000\n: connected\n\n"
+                elif item is None:
                     yield b": heartbeat\n\n"
                 else:
                     yield f"id: {item['seq']}\nevent: {item['type']}\ndata: {dumps(item)}\n\n".encode()
@@ -94,9 +97,12 @@ async def websocket(socket: WebSocket, after: int | None = None) -> None:
         return
     OPEN_STREAMS.labels("websocket").inc()
     try:
-        await socket.send_text(dumps({"type": "connected", "userId": principal.user_id}))
         async for item in notifications(runtime, principal.user_id, after):
-            await socket.send_text(dumps(item if item is not None else {"type": "heartbeat"}))
+            if item is SUBSCRIBED:
+                message = {"type": "connected", "userId": principal.user_id}
+            else:
+                message = item if item is not None else {"type": "heartbeat"}
+            await socket.send_text(dumps(message))
     except WebSocketDisconnect:
         pass
     finally:
