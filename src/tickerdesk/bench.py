@@ -63,9 +63,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def run(server_url: str, orders: int, concurrency: int, users: int) -> list[Result]:
-    from .api.auth import issue_token
-
+async def run(server_url: str, orders: int, concurrency: int, users: int, target: str | None = None,
+              secret: str | None = None) -> list[Result]:
+    """Against `target` (a running deployment, tokens signed with `secret`), or else
+    against a `tickerdesk up` started here on a scratch database."""
+    if target:
+        return await measure(target, secret, orders, concurrency, users)
     name = f"tickerdesk_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -78,42 +81,49 @@ async def run(server_url: str, orders: int, concurrency: int, users: int) -> lis
     server = subprocess.Popen([sys.executable, "-m", "tickerdesk.cli", "up", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=connector) as session:
-
-            async def get(path: str, headers: dict | None = None) -> int:
-                async with session.get(path, headers=headers) as response:
-                    await response.read()
-                    return response.status
-
-            async def post(path: str, body: dict, headers: dict) -> int:
-                async with session.post(path, json=body, headers=headers) as response:
-                    await response.read()
-                    return response.status
-
-            for _ in range(120):
-                try:
-                    if await get("/readyz") == 200:
-                        break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.5)
-            ops = {"Authorization": f"Bearer {issue_token(secret, 'ops', admin=True)}"}
-            tokens = [{"Authorization": f"Bearer {issue_token(secret, f'bench-{u}')}"} for u in range(users)]
-            for u in range(users):
-                await post("/admin/deposits", {"userId": f"bench-{u}", "amount": 10**9}, ops)
-            await _load("warm-up", 500, concurrency, lambda i: get("/healthz"), 200)
-            return [
-                await _load("GET /healthz (floor)", orders, concurrency, lambda i: get("/healthz"), 200),
-                await _load("GET /balance", orders, concurrency, lambda i: get("/balance", tokens[i % users]), 200),
-                await _load("POST /trade/place", orders, concurrency, lambda i: post(
-                    "/trade/place",
-                    {"stockSymbol": "AAPL", "quantity": 1 + i % 10, "tradeType": "buy",
-                     "orderType": "limit", "limitPrice": "100.25", "timeInForce": "gtc"},
-                    tokens[i % users]), 201),
-            ]
+        return await measure(f"http://127.0.0.1:{port}", secret, orders, concurrency, users)
     finally:
         server.terminate()
         server.wait(30)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def measure(base_url: str, secret: str, orders: int, concurrency: int, users: int) -> list[Result]:
+    from .api.auth import issue_token
+
+    run_id = uuid.uuid4().hex[:6]
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(base_url, connector=connector) as session:
+
+        async def get(path: str, headers: dict | None = None) -> int:
+            async with session.get(path, headers=headers) as response:
+                await response.read()
+                return response.status
+
+        async def post(path: str, body: dict, headers: dict) -> int:
+            async with session.post(path, json=body, headers=headers) as response:
+                await response.read()
+                return response.status
+
+        for _ in range(120):
+            try:
+                if await get("/readyz") == 200:
+                    break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+        ops = {"Authorization": f"Bearer {issue_token(secret, 'ops', admin=True)}"}
+        tokens = [{"Authorization": f"Bearer {issue_token(secret, f'bench-{run_id}-{u}')}"} for u in range(users)]
+        for u in range(users):
+            await post("/admin/deposits", {"userId": f"bench-{run_id}-{u}", "amount": 10**9}, ops)
+        await _load("warm-up", 500, concurrency, lambda i: get("/healthz"), 200)
+        return [
+            await _load("GET /healthz (floor)", orders, concurrency, lambda i: get("/healthz"), 200),
+            await _load("GET /balance", orders, concurrency, lambda i: get("/balance", tokens[i % users]), 200),
+            await _load("POST /trade/place", orders, concurrency, lambda i: post(
+                "/trade/place",
+                {"stockSymbol": "AAPL", "quantity": 1 + i % 10, "tradeType": "buy",
+                 "orderType": "limit", "limitPrice": "100.25", "timeInForce": "gtc"},
+                tokens[i % users]), 201),
+        ]

@@ -210,13 +210,18 @@ def bench(
     server_url: Annotated[str, typer.Option(envvar="TICKERDESK_BENCH_SERVER_URL",
                                             help="A PostgreSQL server to make a scratch database on.")]
     = "postgresql://postgres@127.0.0.1:5432/postgres",
+    target: Annotated[str | None, typer.Option(help="A running deployment to measure instead, e.g. "
+                                                    "http://127.0.0.1:8080 (tokens use its JWT secret).")] = None,
 ) -> None:
     """Measure placements per second against a floor measured in the same run."""
     from .bench import run
 
-    results = asyncio.run(run(server_url, orders, concurrency, users))
+    secret = _secret(_settings()).jwt_secret if target else None
+    results = asyncio.run(run(server_url, orders, concurrency, users, target, secret))
     floor = results[0].rate
-    table = Table(title=f"tickerdesk bench: {orders} requests each, {concurrency} in flight, {users} users")
+    where = target or "tickerdesk up (one process)"
+    table = Table(title=f"tickerdesk bench against {where}: {orders} requests each, {concurrency} in flight, "
+                        f"{users} users")
     for column in ("measurement", "req/s", "x floor", "p50 ms", "p99 ms", "failures"):
         table.add_column(column, justify="right" if column != "measurement" else "left")
     for r in results:

@@ -25,7 +25,7 @@ from ..adapters.redis_cache import redis_client
 from ..adapters.rabbitmq import CONSUMERS, Broker
 from ..adapters.venue_sim import SimVenue
 from ..adapters.venue_wire import order_from_wire, order_to_wire, report_to_wire
-from ..app.ports import ExecutionReport, VenueOrder
+from ..app.ports import ExecutionReport, ReportKind, VenueOrder
 from ..config import Settings
 
 log = structlog.get_logger(__name__)
@@ -69,6 +69,8 @@ async def run_venue_sim(settings: Settings) -> None:
     prices = MemoryPriceBook(last_prices)
 
     async def send(report: ExecutionReport) -> None:
+        if report.kind is ReportKind.NEW:
+            return  # an acknowledgement tickerdesk has no use for: orders are pending from placement
         await broker.publish("venue", "reports", report_to_wire(report), message_id=report.execution_id)
 
     def on_prices(changes: dict[str, Decimal]) -> None:

@@ -63,13 +63,6 @@ class HistoryStore:
         )
         return [r["trade"] for r in rows]
 
-    async def lag_seconds(self) -> float | None:
-        """How far the projection trails the events it applied most recently."""
-        return await self.pool.fetchval(
-            """SELECT extract(epoch FROM max(projected_at - updated_at)) FROM (
-                   SELECT projected_at, updated_at FROM trade_history ORDER BY projected_at DESC LIMIT 100) r"""
-        )
-
 
 def _trade_of(event: dict[str, Any]) -> dict[str, Any]:
     trade = dict(event["data"])
