@@ -139,10 +139,11 @@ def worker(
 @app.command("venue-sim")
 def venue_sim() -> None:
     """The simulated venue and price feed as a process of its own."""
-    from .workers.run import until_stopped
+    from .workers.run import serve_metrics, until_stopped
     from .workers.venue_sim_service import run_venue_sim
 
     settings = _production(_settings())
+    serve_metrics(settings)
     asyncio.run(until_stopped(run_venue_sim(settings)))
 
 

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 8
     webhook_timeout_seconds: float = 5.0
 
+    metrics_port: int = 0  # relay, worker and venue-sim serve /metrics here when set
+
     log_level: str = "info"
     log_json: bool = True
 

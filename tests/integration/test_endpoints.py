@@ -133,6 +133,8 @@ async def test_health_readiness_metrics_and_openapi(client):
     assert ready["status"] == "ready" and ready["checks"]["database"] == "ok"
     metrics = (await client.get("/metrics")).text
     assert "tickerdesk_http_request_seconds" in metrics
+    assert 'tickerdesk_placements_total{side="buy",type="limit"}' in metrics  # earlier tests placed some
+    assert "tickerdesk_outbox_lag_seconds" in metrics and "tickerdesk_open_streams" in metrics
     spec = (await client.get("/openapi.json")).json()
     for path in ("/trade/place", "/trade/{tradeId}", "/trade/{tradeId}/cancel", "/trades", "/transaction-history",
                  "/balance", "/balance/ledger", "/portfolio", "/stocks", "/stocks/{symbol}", "/admin/deposits",

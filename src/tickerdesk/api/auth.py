@@ -73,7 +73,8 @@ class TokenVerifier:
             if isinstance(claims.get(key), list):
                 scopes |= {str(s) for s in claims[key]}
         expires = claims.get("exp")
-        expires = float(expires) if isinstance(expires, (int, float)) else time.time() + 300
+        if not isinstance(expires, (int, float)):
+            expires = time.time() + 300
         return Principal(subject, admin="admin" in scopes), min(expires, time.time() + 300)
 
 

@@ -39,6 +39,14 @@ log = structlog.get_logger(__name__)
 WORKERS = ("venue-gateway", "executions", "notifier", "history", "webhooks", "webhook-sender")
 
 
+def serve_metrics(settings: Settings) -> None:
+    """Processes without an HTTP API expose Prometheus metrics on their own port."""
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
+
+
 async def until_stopped(*coroutines: Awaitable[Any]) -> None:
     """Run until a signal arrives or one of the loops ends (which is a failure)."""
     loop = asyncio.get_running_loop()
@@ -71,6 +79,7 @@ async def run_relay(settings: Settings) -> None:
     pool = await create_pool(settings.database_url, 3)
     broker = await Broker.connect(settings.amqp_url, settings.instance)
     relay = OutboxRelay(pool, broker.publish_events, exclusive=True)
+    serve_metrics(settings)
     listener = await pool.acquire()
     await listener.add_listener("tickerdesk_outbox", lambda *_: relay.wake())
     log.info("relay running")
@@ -119,6 +128,7 @@ async def run_workers(settings: Settings, only: list[str] | None = None) -> None
     if "webhook-sender" in names:
         loops.append(WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
                                    max_attempts=settings.webhook_max_attempts).run())
+    serve_metrics(settings)
     log.info("workers running", workers=names)
     try:
         await until_stopped(*loops)

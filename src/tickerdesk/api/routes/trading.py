@@ -13,6 +13,7 @@ from ...app.place_order import place_order
 from ...app.views import trade_view
 from ...domain.errors import NotFound
 from ...domain.orders import Status
+from ...metrics import PLACEMENTS
 from ...runtime import Runtime, utcnow
 from ..auth import Principal
 from ..limits import rate_limited
@@ -51,6 +52,8 @@ async def place(
         now=utcnow(),
     )
     await runtime.cache.invalidate(user.user_id)
+    if not placement.replayed:
+        PLACEMENTS.labels(str(placement.order.side), str(placement.order.order_type)).inc()
     headers = {"Idempotent-Replayed": "true"} if placement.replayed else None
     return ExactJSONResponse(trade_view(placement.order), status_code=201, headers=headers)
 
