@@ -26,7 +26,6 @@ from typing import Any
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
 
 from ..domain.errors import DomainError
 from .postgres.db import dumps, loads

@@ -14,7 +14,6 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-import aio_pika
 import redis.asyncio as aioredis
 import structlog
 
@@ -125,5 +124,3 @@ async def run_venue_sim(settings: Settings) -> None:
         await pool.close()
         await redis.aclose()
 
-
-__all__ = ["run_venue_sim", "RedisSimState", "aio_pika"]
