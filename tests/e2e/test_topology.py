@@ -37,9 +37,12 @@ async def stack():
     name = f"tickerdesk_e2e_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server)
     await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}_history"')  # the read model lives apart, as it may
     database_url = _with_database(server, name)
     instance = f"e2e-{uuid.uuid4().hex[:8]}"
-    topology = Topology(instance, database_url)
+    topology = Topology(instance, database_url,
+                        env={"TICKERDESK_HISTORY_DATABASE_URL": _with_database(server, f"{name}_history")})
+    topology.history_url = _with_database(server, f"{name}_history")
     try:
         await asyncio.to_thread(topology.start)
         yield topology
@@ -48,6 +51,7 @@ async def stack():
         await cleanup_broker(instance)
         await cleanup_redis("redis://127.0.0.1:6379/0", instance)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}_history" WITH (FORCE)')
         await admin.close()
 
 
@@ -176,7 +180,7 @@ async def test_a_websocket_on_one_replica_gets_every_notification_of_orders_plac
             "executed_to_ws_ms": {"p50": statistics.median(executed),
                                   "p99": sorted(executed)[int(0.99 * len(executed))]},
         }
-        conn = await asyncpg.connect(stack.database_url)
+        conn = await asyncpg.connect(stack.history_url)
         try:
             lags = sorted(r[0] * 1000 for r in await conn.fetch(
                 "SELECT extract(epoch FROM projected_at - updated_at)::float8 FROM trade_history WHERE user_id = $1",
@@ -239,7 +243,7 @@ async def test_killing_relay_workers_and_venue_mid_burst_loses_nothing(stack):
     result = verify(stack)
     assert result.returncode == 0, result.stdout + result.stderr
     # How far the history read model trailed each trade's last change, during the burst.
-    conn = await asyncpg.connect(stack.database_url)
+    conn = await asyncpg.connect(stack.history_url)
     try:
         lags = [r[0] * 1000 for r in await conn.fetch(
             "SELECT extract(epoch FROM projected_at - updated_at)::float8 FROM trade_history WHERE user_id = ANY($1)",
@@ -284,6 +288,8 @@ async def test_placements_succeed_while_rabbitmq_is_down_and_events_flow_when_it
         await wait_until(executed, timeout=90, interval=1.0, stack=stack)
         notes = await inbox(client)
         assert sum(n["type"] == "trade.executed" for n in notes) == 10
+        _, history = await client.call("GET", "/transaction-history?limit=50", expect=200)
+        assert {t["tradeId"] for t in history["items"]} == set(placed)  # from the read model's own database
         assert len({n["id"] for n in notes}) == len(notes)
     result = verify(stack)
     assert result.returncode == 0, result.stdout + result.stderr
