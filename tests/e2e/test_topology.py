@@ -288,8 +288,12 @@ async def test_placements_succeed_while_rabbitmq_is_down_and_events_flow_when_it
         await wait_until(executed, timeout=90, interval=1.0, stack=stack)
         notes = await inbox(client)
         assert sum(n["type"] == "trade.executed" for n in notes) == 10
-        _, history = await client.call("GET", "/transaction-history?limit=50", expect=200)
-        assert {t["tradeId"] for t in history["items"]} == set(placed)  # from the read model's own database
+
+        async def in_history() -> bool:  # the read model, in its own database, catches up
+            _, history = await client.call("GET", "/transaction-history?limit=50", expect=200)
+            return {t["tradeId"] for t in history["items"]} == set(placed)
+
+        await wait_until(in_history, timeout=30, stack=stack)
         assert len({n["id"] for n in notes}) == len(notes)
     result = verify(stack)
     assert result.returncode == 0, result.stdout + result.stderr
