@@ -48,9 +48,15 @@ def sqlalchemy_url(url: str) -> str:
     return "postgresql+asyncpg://" + url.split("://", 1)[1]
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset on release: asyncpg's default (UNLISTEN, RESET ALL, ...) is one more
+    round trip per statement, and tickerdesk sets no session state (its advisory locks
+    are transaction-scoped; the relay's listening connection is never released)."""
+
+
 async def create_pool(url: str, size: int = 20) -> asyncpg.Pool:
     return await asyncpg.create_pool(
-        asyncpg_dsn(url), min_size=min(2, size), max_size=size, init=_init_connection
+        asyncpg_dsn(url), min_size=min(2, size), max_size=size, init=_init_connection, reset=_keep_session
     )
 
 
