@@ -2,7 +2,8 @@
 
 import uuid
 
-from tickerdesk.adapters.postgres.history import HISTORY_STATUSES, HistoryStore
+from tickerdesk.adapters.postgres.history import HistoryStore
+from tickerdesk.domain.orders import HISTORY_STATUSES
 from tickerdesk.domain.events import new_event_id
 
 

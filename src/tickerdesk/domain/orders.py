@@ -56,6 +56,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     ),
 }
 CLOSING_STATUSES = frozenset({Status.CANCELED, Status.EXPIRED, Status.REJECTED})
+# What the transaction history shows: trades that executed (fully or partly) or ended.
+HISTORY_STATUSES = [str(s) for s in Status if s is not Status.PENDING]
 
 
 def can_transition(current: Status, new: Status) -> bool:

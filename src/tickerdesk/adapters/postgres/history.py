@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 
-HISTORY_STATUSES = ["executed", "partiallyExecuted", "canceled", "expired", "rejected"]
 
 
 class HistoryStore:

@@ -14,8 +14,6 @@ from ...domain.money import plain
 from ...domain.orders import Order
 from .rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
 
-HISTORY_STATUSES = ["executed", "partiallyExecuted", "canceled", "expired", "rejected"]
-
 
 class Reads:
     def __init__(self, pool: asyncpg.Pool):

@@ -12,7 +12,7 @@ from ...app.cancel_order import cancel_order
 from ...app.place_order import place_order
 from ...app.views import trade_view
 from ...domain.errors import NotFound
-from ...domain.orders import Status
+from ...domain.orders import HISTORY_STATUSES, Status
 from ...metrics import PLACEMENTS
 from ...runtime import Runtime, utcnow
 from ..auth import Principal
@@ -26,7 +26,6 @@ User = Annotated[Principal, Depends(rate_limited("read"))]
 Placer = Annotated[Principal, Depends(rate_limited("place"))]
 Canceler = Annotated[Principal, Depends(rate_limited("cancel"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
-HISTORY = [s.value for s in Status if s is not Status.PENDING]
 
 
 def _body_schema(model: type) -> dict[str, Any]:
@@ -120,7 +119,7 @@ async def transaction_history(
 
     Served by the history read model, which trails the trades by the projection lag
     (milliseconds in one process; see the README for the production figure)."""
-    statuses = HISTORY if status is None else [status.value] if status.value in HISTORY else []
+    statuses = HISTORY_STATUSES if status is None else [status.value] if status.value in HISTORY_STATUSES else []
     trades = await runtime_of(request).history.trades(
         user.user_id,
         statuses=statuses,
