@@ -190,6 +190,14 @@ def trader(client: httpx.AsyncClient, runtime: Runtime):
 
 
 @pytest.fixture
+async def trader_once(client: httpx.AsyncClient, runtime: Runtime) -> Trader:
+    """One funded user for a whole hypothesis test (fixtures are not re-run per example)."""
+    user = Trader(client, runtime, f"user-{uuid.uuid4().hex[:12]}")
+    await user.deposit(1_000_000)
+    return user
+
+
+@pytest.fixture
 def symbol(runtime: Runtime):
     """A stock of its own for one test, so that prices set by others cannot move it.
 
