@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     amqp_url: str | None = None  # e.g. amqp://guest:guest@127.0.0.1:5672/
     history_database_url: str | None = None  # unset: the main database
     instance: str = "tickerdesk"  # prefixes broker names and Redis keys, so stacks can share servers
+    consumer_shards: int = 4  # queues per order-sensitive consumer; every process of a stack must agree
 
     cache_ttl_seconds: int = 30
     # Token buckets per user: "<rate per second>/<burst>"; route groups: place, cancel, read, admin

@@ -122,7 +122,7 @@ class Runtime:
         instruments, last_prices = await reads.instruments()
         prices = MemoryPriceBook(last_prices)
         redis = redis_client(settings.redis_url)
-        broker = await Broker.connect(settings.amqp_url, settings.instance)
+        broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
         runtime = cls(
             settings, pool, Commands(pool), reads, HistoryStore(history_pool), instruments, prices,
             BrokerSimControl(broker), RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds),

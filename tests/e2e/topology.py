@@ -567,6 +567,10 @@ async def cleanup_broker(instance: str, amqp_url: str = DEFAULT_AMQP_URL) -> lis
     from aio_pika.exceptions import AMQPError
 
     names = [f"{instance}.{name}{suffix}" for name in _consumer_names() for suffix in ("", ".retry", ".dead")]
+    with contextlib.suppress(ImportError):  # sharded queues, named by the source of truth
+        from tickerdesk.adapters.rabbitmq import Broker
+
+        names += [n for n in Broker(amqp_url, instance).all_queue_names() if n not in names]
     exchanges = [f"{instance}.{name}" for name in EXCHANGES]
     deleted: list[str] = []
     connection = await aio_pika.connect(amqp_url)

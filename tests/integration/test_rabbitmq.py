@@ -23,9 +23,8 @@ async def broker():
     yield broker
     connection = await aio_pika.connect(AMQP_URL)
     channel = await connection.channel()
-    for spec in CONSUMERS.values():
-        for suffix in ("", ".retry", ".dead"):
-            await channel.queue_delete(f"{instance}.{spec.name}{suffix}")
+    for name in broker.all_queue_names():
+        await channel.queue_delete(name)
     for exchange in ("events", "venue", "prices"):
         await channel.exchange_delete(f"{instance}.{exchange}")
     await connection.close()

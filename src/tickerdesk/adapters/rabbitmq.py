@@ -9,15 +9,20 @@ Topology (every name prefixed by the instance, so stacks can share a broker):
   (messages wait out their back-off there, then dead-letter back) and a dead-letter
   queue `<i>.<name>.dead` for poison messages.
 
-Consumers whose order matters (the venue line, executions, notifications) use a
-single active consumer: any number of workers may run, one consumes, the others take
-over if it dies; they retry a failed message in place instead of re-queueing it
-behind later ones. The others are competing consumers with retry and back-off.
+Events and reports are routed with the user's shard appended (`trade.placed.3`).
+Consumers whose order matters per user (the venue gateway, executions, notifications)
+get one queue per shard (`<i>.notifier.3`), each with a single active consumer: every
+worker consumes every shard, the broker makes one of them active per shard, so the
+shards spread over the workers and one takes over when another dies; a user's events
+stay in order because they all travel one shard. They retry a failed message in
+place instead of re-queueing it behind later ones. The other consumers compete on one
+queue with retry and back-off.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -38,11 +43,17 @@ Handler = Callable[[dict[str, Any]], Awaitable[None]]
 @dataclass(frozen=True)
 class ConsumerSpec:
     name: str
-    bindings: tuple[str, ...]
+    bindings: tuple[str, ...]  # event types, or venue routing keys
     exchange: str = "events"  # or "venue"
-    ordered: bool = False
+    ordered: bool = False  # single active consumer, retries in place
+    sharded: bool = False  # one queue per user shard (ordered per user, spread over workers)
     prefetch: int = 64
     max_attempts: int = 6  # an ordered consumer's retries in place: 0 means forever
+
+
+def shard_of(user_id: str, shards: int) -> int:
+    """A stable shard for a user, the same in every process (unlike `hash`)."""
+    return int.from_bytes(hashlib.blake2b(user_id.encode(), digest_size=4).digest(), "big") % shards
 
 
 USER_EVENTS = ("trade.placed", "trade.partiallyExecuted", "trade.executed", "trade.canceled",
@@ -51,10 +62,10 @@ USER_EVENTS = ("trade.placed", "trade.partiallyExecuted", "trade.executed", "tra
 CONSUMERS: dict[str, ConsumerSpec] = {
     spec.name: spec
     for spec in (
-        ConsumerSpec("venue-gateway", ("trade.placed", "trade.cancelRequested"), ordered=True),
-        ConsumerSpec("executions", ("reports",), exchange="venue", ordered=True, max_attempts=0),
-        ConsumerSpec("notifier", USER_EVENTS, ordered=True),
-        ConsumerSpec("history", ("trade.*",)),
+        ConsumerSpec("venue-gateway", ("trade.placed", "trade.cancelRequested"), ordered=True, sharded=True),
+        ConsumerSpec("executions", ("reports",), exchange="venue", ordered=True, sharded=True, max_attempts=0),
+        ConsumerSpec("notifier", USER_EVENTS, ordered=True, sharded=True),
+        ConsumerSpec("history", ("trade",)),
         ConsumerSpec("webhooks", USER_EVENTS),
         ConsumerSpec("venue-sim", ("orders",), exchange="venue", ordered=True, max_attempts=0),
     )
@@ -71,22 +82,36 @@ class Broker:
     a broker restart): the publisher reconnects on its next use, and every consumer
     owns a connection and reconnects in a loop when it drops."""
 
-    def __init__(self, url: str, instance: str):
+    def __init__(self, url: str, instance: str, shards: int = 4):
         self.url = url
         self.instance = instance
+        self.shards = shards
         self._connection: aio_pika.abc.AbstractConnection | None = None
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, url: str, instance: str = "tickerdesk") -> Broker:
-        broker = cls(url, instance)
+    async def connect(cls, url: str, instance: str = "tickerdesk", shards: int = 4) -> Broker:
+        broker = cls(url, instance, shards)
         await broker._publisher()
         return broker
 
     def name(self, suffix: str) -> str:
         return f"{self.instance}.{suffix}"
+
+    def queues(self, spec: ConsumerSpec) -> list[tuple[str, list[str]]]:
+        """The queue names of a consumer, each with its routing keys."""
+        if spec.sharded:
+            return [(self.name(f"{spec.name}.{shard}"), [f"{key}.{shard}" for key in spec.bindings])
+                    for shard in range(self.shards)]
+        if spec.exchange == "events":  # every shard of these event types
+            return [(self.name(spec.name), [f"{key}.#" for key in spec.bindings])]
+        return [(self.name(spec.name), list(spec.bindings))]
+
+    def all_queue_names(self) -> list[str]:
+        return [f"{queue}{suffix}" for spec in CONSUMERS.values() for queue, _ in self.queues(spec)
+                for suffix in ("", ".retry", ".dead")]
 
     @property
     def connected(self) -> bool:
@@ -118,18 +143,18 @@ class Broker:
 
     async def _declare_queues(self, spec: ConsumerSpec) -> None:
         channel = self._channel
-        main = self.name(spec.name)
         arguments: dict[str, Any] = {"x-queue-type": "quorum"}
         if spec.ordered:
             arguments["x-single-active-consumer"] = True
-        queue = await channel.declare_queue(main, durable=True, arguments=arguments)
-        for key in spec.bindings:
-            await queue.bind(self._exchanges[spec.exchange], routing_key=key)
-        await channel.declare_queue(
-            f"{main}.retry", durable=True,
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": main},
-        )
-        await channel.declare_queue(f"{main}.dead", durable=True, arguments={"x-queue-type": "quorum"})
+        for main, keys in self.queues(spec):
+            queue = await channel.declare_queue(main, durable=True, arguments=arguments)
+            for key in keys:
+                await queue.bind(self._exchanges[spec.exchange], routing_key=key)
+            await channel.declare_queue(
+                f"{main}.retry", durable=True,
+                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": main},
+            )
+            await channel.declare_queue(f"{main}.dead", durable=True, arguments={"x-queue-type": "quorum"})
 
     # -- publishing -------------------------------------------------------------
     def _message(self, body: Any, **properties: Any) -> aio_pika.Message:
@@ -142,9 +167,16 @@ class Broker:
         """Publish and wait until the broker confirms every one (it has them safely)."""
         await self._publisher()
         exchange = self._exchanges["events"]
-        await asyncio.gather(
-            *(exchange.publish(self._message(e, message_id=str(e["id"])), routing_key=e["type"]) for e in events)
-        )
+        await asyncio.gather(*(
+            exchange.publish(self._message(e, message_id=str(e["id"])),
+                             routing_key=f"{e['type']}.{shard_of(e['userId'], self.shards)}")
+            for e in events
+        ))
+
+    async def publish_report(self, report: dict[str, Any]) -> None:
+        """An execution report, on its user's shard so that it stays behind the earlier ones."""
+        await self.publish("venue", f"reports.{shard_of(report['account'], self.shards)}", report,
+                           message_id=report["executionId"])
 
     async def publish(self, exchange: str, routing_key: str, body: Any, **properties: Any) -> None:
         await self._publisher()
@@ -166,32 +198,35 @@ class Broker:
         """Consume `spec`'s queue with `handle` until cancelled. Acks only after
         `handle` returned, so a crash means redelivery, never loss. When the broker
         goes away, waits for it and consumes again (unacked messages are redelivered)."""
+        await asyncio.gather(*(self._consume_queue(spec, queue, handle) for queue, _ in self.queues(spec)))
+
+    async def _consume_queue(self, spec: ConsumerSpec, queue_name: str, handle: Handler) -> None:
         while True:
             try:
-                await self._consume_once(spec, handle)
+                await self._consume_once(spec, queue_name, handle)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("consumer lost the broker; reconnecting", consumer=spec.name, error=repr(error))
+                log.warning("consumer lost the broker; reconnecting", queue=queue_name, error=repr(error))
             await asyncio.sleep(1.0)
 
-    async def _consume_once(self, spec: ConsumerSpec, handle: Handler) -> None:
+    async def _consume_once(self, spec: ConsumerSpec, queue_name: str, handle: Handler) -> None:
         """Until the connection drops (the iterator then ends, and the caller reconnects)."""
         async with await aio_pika.connect(self.url, timeout=10) as connection:
             channel = await connection.channel(publisher_confirms=True)
             await channel.set_qos(prefetch_count=spec.prefetch)
-            queue = await channel.get_queue(self.name(spec.name), ensure=False)
+            queue = await channel.get_queue(queue_name, ensure=False)
             default = channel.default_exchange
             # One message at a time, in queue order; the prefetch keeps the pipe full.
             async with queue.iterator() as messages:
                 async for message in messages:
                     body = loads(message.body)
                     if spec.ordered:
-                        await self._handle_in_place(spec, handle, body, message, default)
+                        await self._handle_in_place(queue_name, spec, handle, body, message, default)
                     else:
-                        await self._handle_with_retry(spec, handle, body, message, default)
+                        await self._handle_with_retry(queue_name, spec, handle, body, message, default)
 
-    async def _handle_in_place(self, spec, handle, body, message, default) -> None:
+    async def _handle_in_place(self, queue_name, spec, handle, body, message, default) -> None:
         attempt = 0
         while True:
             attempt += 1
@@ -200,35 +235,35 @@ class Broker:
                 await message.ack()
                 return
             except DomainError as error:  # can never succeed: park it for an operator
-                await self._dead_letter(spec, body, message, default, error)
+                await self._dead_letter(queue_name, body, message, default, error)
                 return
             except Exception as error:
                 if spec.max_attempts and attempt >= spec.max_attempts:
-                    await self._dead_letter(spec, body, message, default, error)
+                    await self._dead_letter(queue_name, body, message, default, error)
                     return
                 log.warning("consumer failed; retrying in place", consumer=spec.name, attempt=attempt,
                             error=repr(error))
                 await asyncio.sleep(backoff(attempt, cap=5.0))
 
-    async def _handle_with_retry(self, spec, handle, body, message, default) -> None:
+    async def _handle_with_retry(self, queue_name, spec, handle, body, message, default) -> None:
         attempt = int((message.headers or {}).get("x-attempt", 0)) + 1
         try:
             await handle(body)
         except Exception as error:
             if isinstance(error, DomainError) or attempt >= spec.max_attempts:
-                await self._dead_letter(spec, body, message, default, error)
+                await self._dead_letter(queue_name, body, message, default, error)
             else:
                 log.warning("consumer failed; retrying later", consumer=spec.name, attempt=attempt,
                             error=repr(error))
                 retry = self._message(body, headers={"x-attempt": attempt},
                                       expiration=backoff(attempt), message_id=message.message_id)
-                await default.publish(retry, routing_key=f"{self.name(spec.name)}.retry")
+                await default.publish(retry, routing_key=f"{queue_name}.retry")
         await message.ack()
 
-    async def _dead_letter(self, spec, body, message, default, error: Exception) -> None:
-        log.error("message dead-lettered", consumer=spec.name, error=repr(error))
+    async def _dead_letter(self, queue_name, body, message, default, error: Exception) -> None:
+        log.error("message dead-lettered", queue=queue_name, error=repr(error))
         dead = self._message(body, headers={"x-error": repr(error)[:1000]}, message_id=message.message_id)
-        await default.publish(dead, routing_key=f"{self.name(spec.name)}.dead")
+        await default.publish(dead, routing_key=f"{queue_name}.dead")
         await message.ack()
 
     async def follow_prices(self, on_prices: Callable[[dict[str, Any]], None]) -> None:

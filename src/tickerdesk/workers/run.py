@@ -77,7 +77,7 @@ async def prepare_database(settings: Settings) -> None:
 async def run_relay(settings: Settings) -> None:
     """Outbox to RabbitMQ with publisher confirms, woken by LISTEN/NOTIFY."""
     pool = await create_pool(settings.database_url, 3)
-    broker = await Broker.connect(settings.amqp_url, settings.instance)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
     relay = OutboxRelay(pool, broker.publish_events, exclusive=True)
     serve_metrics(settings)
     listener = await pool.acquire()
@@ -108,7 +108,7 @@ async def run_workers(settings: Settings, only: list[str] | None = None) -> None
     pool = await create_pool(settings.database_url, 10)
     history_pool = await create_pool(settings.history_database_url, 5) if settings.history_database_url else pool
     redis = redis_client(settings.redis_url)
-    broker = await Broker.connect(settings.amqp_url, settings.instance)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
     commands = Commands(pool)
     cache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
     applier = ExecutionApplier(commands, cache)

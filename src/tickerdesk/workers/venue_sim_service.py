@@ -59,7 +59,7 @@ class RedisSimState:
 
 
 async def run_venue_sim(settings: Settings) -> None:
-    broker = await Broker.connect(settings.amqp_url, settings.instance)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
     pool = await create_pool(settings.database_url, 2)
     reads = Reads(pool)
     redis = redis_client(settings.redis_url)
@@ -70,7 +70,7 @@ async def run_venue_sim(settings: Settings) -> None:
     async def send(report: ExecutionReport) -> None:
         if report.kind is ReportKind.NEW:
             return  # an acknowledgement tickerdesk has no use for: orders are pending from placement
-        await broker.publish("venue", "reports", report_to_wire(report), message_id=report.execution_id)
+        await broker.publish_report(report_to_wire(report))
 
     def on_prices(changes: dict[str, Decimal]) -> None:
         asyncio.get_running_loop().create_task(_ticks(changes))
