@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,8 +55,6 @@ class Reads:
         *,
         statuses: list[str] | None,
         symbol: str | None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         cursor: str | None,
         limit: int,
     ) -> list[Order]:
@@ -67,11 +64,9 @@ class Reads:
                 WHERE user_id = $1
                   AND ($2::text[] IS NULL OR status = ANY($2))
                   AND ($3::text IS NULL OR symbol = $3)
-                  AND ($4::timestamptz IS NULL OR created_at >= $4)
-                  AND ($5::timestamptz IS NULL OR created_at < $5)
-                  AND ($6::uuid IS NULL OR trade_id < $6)
-                ORDER BY trade_id DESC LIMIT $7""",
-            user_id, statuses, symbol, since, until, cursor, limit,
+                  AND ($4::uuid IS NULL OR trade_id < $4)
+                ORDER BY trade_id DESC LIMIT $5""",
+            user_id, statuses, symbol, cursor, limit,
         )
         return [order_from_row(r) for r in rows]
 

@@ -16,8 +16,7 @@ from ..auth import Principal
 from ..limits import rate_limited
 from ..jsonio import ExactJSONResponse, parse_model
 from ..schemas import FundingIn, SimPriceIn
-from .common import runtime_of
-from .trading import _body_schema
+from .common import json_body, runtime_of
 
 router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, Depends(rate_limited("admin", admin=True))]
@@ -35,19 +34,19 @@ async def _fund(request: Request, kind: LedgerKind) -> ExactJSONResponse:
     return ExactJSONResponse(balance_view(body.user_id, balance), status_code=201)
 
 
-@router.post("/admin/deposits", status_code=201, openapi_extra=_body_schema(FundingIn))
+@router.post("/admin/deposits", status_code=201, openapi_extra=json_body(FundingIn))
 async def deposit(request: Request, admin: Admin) -> ExactJSONResponse:
     """Credit a user's available cash. `reference` (or `Idempotency-Key`) makes retries safe."""
     return await _fund(request, LedgerKind.DEPOSIT)
 
 
-@router.post("/admin/withdrawals", status_code=201, openapi_extra=_body_schema(FundingIn))
+@router.post("/admin/withdrawals", status_code=201, openapi_extra=json_body(FundingIn))
 async def withdraw(request: Request, admin: Admin) -> ExactJSONResponse:
     """Debit a user's available cash; never more than is available."""
     return await _fund(request, LedgerKind.WITHDRAWAL)
 
 
-@router.put("/sim/stocks/{symbol}", openapi_extra=_body_schema(SimPriceIn))
+@router.put("/sim/stocks/{symbol}", openapi_extra=json_body(SimPriceIn))
 async def set_price(request: Request, symbol: str, admin: Admin) -> ExactJSONResponse:
     """Simulated venue only: set the price (a price update: working orders may fill)."""
     runtime = runtime_of(request)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -19,7 +19,7 @@ from ..auth import Principal
 from ..limits import rate_limited
 from ..jsonio import ExactJSONResponse, parse_model
 from ..schemas import KEY_PATTERN, PlaceOrderIn
-from .common import page, runtime_of
+from .common import checked_id, json_body, page, runtime_of
 
 router = APIRouter(tags=["trading"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
@@ -28,11 +28,7 @@ Canceler = Annotated[Principal, Depends(rate_limited("cancel"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-def _body_schema(model: type) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}}}}
-
-
-@router.post("/trade/place", status_code=201, openapi_extra=_body_schema(PlaceOrderIn))
+@router.post("/trade/place", status_code=201, openapi_extra=json_body(PlaceOrderIn))
 async def place(
     request: Request,
     user: Placer,
@@ -57,15 +53,8 @@ async def place(
     return ExactJSONResponse(trade_view(placement.order), status_code=201, headers=headers)
 
 
-def _checked_id(trade_id: str) -> str:
-    try:
-        return str(UUID(trade_id))
-    except ValueError:
-        raise NotFound(f"no trade {trade_id}") from None
-
-
 async def _trade_or_404(runtime: Runtime, user: Principal, trade_id: str):
-    found = await runtime.reads.trade(user.user_id, _checked_id(trade_id))
+    found = await runtime.reads.trade(user.user_id, checked_id(trade_id, "trade"))
     if found is None:
         raise NotFound(f"no trade {trade_id}")  # another user's trade looks exactly like no trade
     return found
@@ -81,7 +70,7 @@ async def get_trade(request: Request, tradeId: str, user: User) -> ExactJSONResp
 async def cancel(request: Request, tradeId: str, user: Canceler) -> ExactJSONResponse:
     """Ask the venue to cancel; the trade becomes `canceled` when the venue confirms."""
     runtime = runtime_of(request)
-    order = await cancel_order(user.user_id, _checked_id(tradeId), commands=runtime.commands, now=utcnow())
+    order = await cancel_order(user.user_id, checked_id(tradeId, "trade"), commands=runtime.commands, now=utcnow())
     return ExactJSONResponse(trade_view(order), status_code=202)
 
 

@@ -5,22 +5,22 @@ see tickerdesk.workers.webhooks for the signature scheme."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field, field_validator
 
 from ...domain.errors import NotFound
 from ...domain.events import USER_FACING
-from ..auth import Principal, current_user
+from ..auth import Principal
+from ..limits import rate_limited
 from ..jsonio import ExactJSONResponse, parse_model
 from ..schemas import Strict
-from .common import page, runtime_of
+from .common import checked_id, json_body, page, runtime_of
 
 router = APIRouter(tags=["webhooks"])
-User = Annotated[Principal, Depends(current_user)]
+User = Annotated[Principal, Depends(rate_limited("read"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 MAX_URL = 2048
 EVENT_TYPES = sorted(USER_FACING)
@@ -57,18 +57,7 @@ class WebhookIn(Strict):
         return list(dict.fromkeys(value))  # without repeats, in the order given
 
 
-def _body_schema(model: type) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}}}}
-
-
-def _checked_id(webhook_id: str) -> str:
-    try:
-        return str(UUID(webhook_id))
-    except ValueError:
-        raise NotFound(f"no webhook {webhook_id}") from None
-
-
-@router.post("/webhooks", status_code=201, openapi_extra=_body_schema(WebhookIn))
+@router.post("/webhooks", status_code=201, openapi_extra=json_body(WebhookIn))
 async def register(request: Request, user: User) -> ExactJSONResponse:
     """Register an http(s) endpoint for your events (all user-facing ones unless
     `eventTypes` names some). The answer holds the signing `secret`: it is shown only now."""
@@ -87,7 +76,7 @@ async def list_webhooks(request: Request, user: User) -> ExactJSONResponse:
 @router.delete("/webhooks/{webhookId}", status_code=204)
 async def delete(request: Request, webhookId: str, user: User) -> Response:
     """Stop sending to this webhook; pending deliveries end `failed`, past ones stay visible."""
-    if not await runtime_of(request).webhooks.delete(user.user_id, _checked_id(webhookId)):
+    if not await runtime_of(request).webhooks.delete(user.user_id, checked_id(webhookId, "webhook")):
         raise NotFound(f"no webhook {webhookId}")  # another user's webhook looks exactly like none
     return Response(status_code=204)
 
@@ -102,7 +91,7 @@ async def deliveries(
 ) -> ExactJSONResponse:
     """A webhook's deliveries, newest first; pass `nextCursor` as `cursor` for older ones."""
     items = await runtime_of(request).webhooks.deliveries(
-        user.user_id, _checked_id(webhookId), limit=limit, cursor=cursor
+        user.user_id, checked_id(webhookId, "webhook"), limit=limit, cursor=cursor
     )
     if items is None:
         raise NotFound(f"no webhook {webhookId}")
