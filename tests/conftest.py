@@ -220,8 +220,8 @@ def symbol(runtime: Runtime):
 
 
 @pytest.fixture
-async def scratch_pool() -> AsyncIterator[asyncpg.Pool]:
-    """A migrated database of its own, for tests that must own every row (the outbox)."""
+async def scratch_database() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    """A migrated database of its own (URL and pool), for tests that must own every row."""
     from tickerdesk.adapters.postgres.db import create_pool, migrate
 
     server = _server_url()
@@ -232,8 +232,13 @@ async def scratch_pool() -> AsyncIterator[asyncpg.Pool]:
     await migrate(url)
     pool = await create_pool(url, 4)
     try:
-        yield pool
+        yield url, pool
     finally:
         await pool.close()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+def scratch_pool(scratch_database: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
+    return scratch_database[1]

@@ -3,13 +3,10 @@
 import os
 import subprocess
 import sys
-import uuid
 
-import asyncpg
 import pytest
 
-from tickerdesk.adapters.postgres.db import migrate, seed_instruments, create_pool
-from tests.conftest import _server_url, _with_database
+from tickerdesk.adapters.postgres.db import seed_instruments
 
 CORRUPTIONS = {
     "held cash equals the remaining holds of open buy orders": "UPDATE accounts SET held = held + 1, available = available - 1",
@@ -39,22 +36,12 @@ INSERT INTO positions (user_id, symbol, quantity, held_quantity, average_price) 
 
 
 @pytest.fixture
-async def scratch_database():
-    server = _server_url()
-    name = f"tickerdesk_verify_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server, name)
-    await migrate(url)
-    pool = await create_pool(url, 2)
+async def world(scratch_database):
+    """A database of its own holding the small consistent world above."""
+    url, pool = scratch_database
     await seed_instruments(pool)
     await pool.execute(WORLD)
-    try:
-        yield url, pool
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    return url, pool
 
 
 def run_verify(url: str) -> subprocess.CompletedProcess:
@@ -62,16 +49,16 @@ def run_verify(url: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tickerdesk.cli", "verify"], env=env, capture_output=True, text=True, timeout=60)
 
 
-async def test_verify_passes_on_a_consistent_database(scratch_database):
-    url, _ = scratch_database
+async def test_verify_passes_on_a_consistent_database(world):
+    url, _ = world
     result = run_verify(url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all invariants hold" in result.stdout
 
 
 @pytest.mark.parametrize("rule", sorted(CORRUPTIONS))
-async def test_verify_names_each_broken_invariant(scratch_database, rule):
-    url, pool = scratch_database
+async def test_verify_names_each_broken_invariant(world, rule):
+    url, pool = world
     await pool.execute(CORRUPTIONS[rule])
     result = run_verify(url)
     assert result.returncode == 1
