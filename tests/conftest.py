@@ -242,3 +242,24 @@ async def scratch_database() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
 @pytest.fixture
 def scratch_pool(scratch_database: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
     return scratch_database[1]
+
+
+REDIS_URL = os.environ.get("TICKERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_prefix():
+    """A client on the test Redis and a key prefix of the test's own, deleted after.
+
+    The client waits for a free connection under a burst, as the production one does."""
+    from tickerdesk.adapters.redis_cache import redis_client
+
+    client = redis_client(REDIS_URL, max_connections=200)
+    prefix = f"test-{uuid.uuid4().hex}"
+    try:
+        yield client, prefix
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -9,33 +9,10 @@ Redis fails these tests. Each test uses a prefix of its own and deletes its keys
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio
 
 from tickerdesk.adapters.rate_limit import MemoryRateLimiter, RateLimit, RedisRateLimiter, headers
-
-REDIS_URL = os.environ.get("TICKERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[tuple[redis.asyncio.Redis, str]]:
-    # A blocking pool, as the API should use: a burst past the pool waits for a
-    # connection instead of failing with MaxConnectionsError (the default pool's 100).
-    pool = redis.asyncio.BlockingConnectionPool.from_url(REDIS_URL, max_connections=200)
-    client = redis.asyncio.Redis.from_pool(pool)
-    prefix = f"test-{uuid.uuid4().hex}"
-    try:
-        yield client, prefix
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-
 
 @pytest.fixture(params=["redis", "memory"])
 def limiter(request):

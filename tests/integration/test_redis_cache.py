@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-import redis.asyncio
 
 from tickerdesk.adapters.redis_cache import MemoryReadCache, RedisReadCache
 
@@ -28,22 +25,6 @@ BALANCE = {
     "totalBalance": Decimal("7252.5001"),
 }
 PORTFOLIO = {"userId": "alice", "holdings": [{"stockSymbol": "AAPL", "quantity": 3}], "totalValue": Decimal("570.00")}
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[tuple[redis.asyncio.Redis, str]]:
-    # A blocking pool, as the API should use: a burst past the pool waits for a
-    # connection instead of failing with MaxConnectionsError (the default pool's 100).
-    pool = redis.asyncio.BlockingConnectionPool.from_url(REDIS_URL, max_connections=200)
-    client = redis.asyncio.Redis.from_pool(pool)
-    prefix = f"test-{uuid.uuid4().hex}"
-    try:
-        yield client, prefix
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 @pytest.fixture(params=["redis", "memory"])

@@ -28,8 +28,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if runtime is not None:
-            app.state.runtime = runtime
+        if runtime is not None:  # the caller owns it (set on app.state below)
             yield
             return
         opened = await open_runtime()

@@ -46,10 +46,12 @@ async def place(
         prices=runtime.prices,
         now=utcnow(),
     )
-    await runtime.cache.invalidate(user.user_id)
-    if not placement.replayed:
+    if placement.replayed:  # nothing changed: no cache to drop, nothing to count
+        headers = {"Idempotent-Replayed": "true"}
+    else:
+        await runtime.cache.invalidate(user.user_id)
         PLACEMENTS.labels(str(placement.order.side), str(placement.order.order_type)).inc()
-    headers = {"Idempotent-Replayed": "true"} if placement.replayed else None
+        headers = None
     return ExactJSONResponse(trade_view(placement.order), status_code=201, headers=headers)
 
 
