@@ -22,11 +22,11 @@ import httpx
 import pytest
 import simplejson
 
-from tickerdesk.api.app import create_app
-from tickerdesk.api.auth import issue_token
+from tickerdesk.entrypoints.http.app import create_app
+from tickerdesk.entrypoints.http.auth import issue_token
 from tickerdesk.config import Settings
-from tickerdesk.runtime import Runtime
-from tickerdesk.verify import verify
+from tickerdesk.bootstrap import Runtime
+from tickerdesk.adapters.postgres.verify import verify
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 
@@ -252,7 +252,7 @@ async def redis_prefix():
     """A client on the test Redis and a key prefix of the test's own, deleted after.
 
     The client waits for a free connection under a burst, as the production one does."""
-    from tickerdesk.adapters.redis_cache import redis_client
+    from tickerdesk.adapters.redis.cache import redis_client
 
     client = redis_client(REDIS_URL, max_connections=200)
     prefix = f"test-{uuid.uuid4().hex}"

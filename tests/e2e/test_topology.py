@@ -88,7 +88,7 @@ async def wait_until(predicate, timeout=60.0, interval=0.25, stack: Topology | N
 
 def verify(stack: Topology) -> subprocess.CompletedProcess:
     env = {**os.environ, "TICKERDESK_DATABASE_URL": stack.database_url}
-    return subprocess.run([sys.executable, "-m", "tickerdesk.cli", "verify"], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tickerdesk.entrypoints.cli", "verify"], env=env, capture_output=True,
                           text=True, timeout=120)
 
 

@@ -27,7 +27,7 @@ def tickerdesk_up(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKERDESK_")}
     env["TICKERDESK_PRICE_WALK_SECONDS"] = "0"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tickerdesk.cli", "up", "--port", str(port)],
+        [sys.executable, "-m", "tickerdesk.entrypoints.cli", "up", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"

@@ -253,7 +253,7 @@ class Topology:
 
     def token(self, user: str, admin: bool = False) -> str:
         """A JWT for `user`, signed with the stack's secret."""
-        from tickerdesk.api.auth import issue_token
+        from tickerdesk.entrypoints.http.auth import issue_token
 
         if not self.jwt_secret:
             raise TopologyError("tokens need TICKERDESK_JWT_SECRET (it was overridden with an empty value)")
@@ -552,7 +552,7 @@ def drop_database(database_url: str, server_url: str | None = None) -> None:
 def _consumer_names() -> list[str]:
     names = list(CONSUMER_QUEUES)
     with contextlib.suppress(ImportError):  # the source of truth, when importable
-        from tickerdesk.adapters.rabbitmq import CONSUMERS
+        from tickerdesk.adapters.rabbitmq.broker import CONSUMERS
 
         names += [n for n in CONSUMERS if n not in names]
     return names
@@ -568,7 +568,7 @@ async def cleanup_broker(instance: str, amqp_url: str = DEFAULT_AMQP_URL) -> lis
 
     names = [f"{instance}.{name}{suffix}" for name in _consumer_names() for suffix in ("", ".retry", ".dead")]
     with contextlib.suppress(ImportError):  # sharded queues, named by the source of truth
-        from tickerdesk.adapters.rabbitmq import Broker
+        from tickerdesk.adapters.rabbitmq.broker import Broker
 
         names += [n for n in Broker(amqp_url, instance).all_queue_names() if n not in names]
     exchanges = [f"{instance}.{name}" for name in EXCHANGES]

@@ -3,7 +3,7 @@ limits answer 429 with the standard headers."""
 
 from decimal import Decimal as D
 
-from tickerdesk.adapters.rate_limit import RateLimit
+from tickerdesk.adapters.redis.rate_limit import RateLimit
 
 
 async def test_a_cached_balance_is_dropped_by_the_users_own_writes(trader, runtime):

@@ -5,7 +5,7 @@ import random
 from decimal import Decimal as D
 
 from tests.conftest import set_price
-from tickerdesk.verify import verify
+from tickerdesk.adapters.postgres.verify import verify
 
 
 async def test_simultaneous_orders_beyond_the_balance_never_overdraw(trader, symbol, runtime):

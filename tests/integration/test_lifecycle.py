@@ -85,6 +85,6 @@ async def test_the_whole_lifecycle_matches_hand_arithmetic(trader, symbol, clien
     assert "trade.cancelRequested" not in types
 
     await runtime.settle()
-    from tickerdesk.verify import verify
+    from tickerdesk.adapters.postgres.verify import verify
 
     assert await verify(runtime.pool) == []

@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 
 from tickerdesk.adapters.postgres.outbox import OutboxRelay
-from tickerdesk.adapters.rabbitmq import CONSUMERS, Broker
+from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker
 from tickerdesk.domain.errors import InvalidRequest
 
 AMQP_URL = os.environ.get("TICKERDESK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

@@ -12,7 +12,7 @@ import asyncio
 
 import pytest
 
-from tickerdesk.adapters.rate_limit import MemoryRateLimiter, RateLimit, RedisRateLimiter, headers
+from tickerdesk.adapters.redis.rate_limit import MemoryRateLimiter, RateLimit, RedisRateLimiter, headers
 
 @pytest.fixture(params=["redis", "memory"])
 def limiter(request):

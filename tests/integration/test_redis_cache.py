@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from tickerdesk.adapters.redis_cache import MemoryReadCache, RedisReadCache
+from tickerdesk.adapters.redis.cache import MemoryReadCache, RedisReadCache
 
 REDIS_URL = os.environ.get("TICKERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

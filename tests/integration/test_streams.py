@@ -7,7 +7,7 @@ import httpx
 import websockets
 
 from tests.conftest import SECRET, bearer
-from tickerdesk.api.auth import issue_token
+from tickerdesk.entrypoints.http.auth import issue_token
 
 
 async def next_notification(ws, timeout=5.0) -> dict:

@@ -46,7 +46,7 @@ async def world(scratch_database):
 
 def run_verify(url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TICKERDESK_DATABASE_URL": url, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "tickerdesk.cli", "verify"], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "tickerdesk.entrypoints.cli", "verify"], env=env, capture_output=True, text=True, timeout=60)
 
 
 async def test_verify_passes_on_a_consistent_database(world):

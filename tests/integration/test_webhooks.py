@@ -18,7 +18,7 @@ from aiohttp import web
 from tickerdesk.adapters.postgres.db import loads
 from tickerdesk.adapters.postgres.webhooks import WebhookStore
 from tickerdesk.domain.events import new_event_id
-from tickerdesk.workers.webhooks import WebhookDispatcher, WebhookSender, verify_signature
+from tickerdesk.adapters.webhook_sender import WebhookDispatcher, WebhookSender, verify_signature
 from tests.conftest import exact
 
 
@@ -268,7 +268,7 @@ async def test_an_order_produces_signed_deliveries_of_the_users_events(
 
 
 async def test_a_signature_from_an_old_timestamp_is_refused():
-    from tickerdesk.workers.webhooks import sign
+    from tickerdesk.adapters.webhook_sender import sign
 
     body = b'{"id":"x"}'
     header = sign("whsec_s", 1_000_000, body)

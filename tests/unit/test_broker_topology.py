@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickerdesk.adapters.rabbitmq import CONSUMERS, Broker, shard_of
+from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker, shard_of
 
 
 @given(st.text(min_size=1, max_size=64), st.integers(1, 64))

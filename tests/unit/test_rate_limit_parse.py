@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickerdesk.adapters.rate_limit import Decision, RateLimit, headers
+from tickerdesk.adapters.redis.rate_limit import Decision, RateLimit, headers
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from tickerdesk.api.jsonio import parse_json
-from tickerdesk.api.schemas import FundingIn, PlaceOrderIn, SimPriceIn
+from tickerdesk.entrypoints.http.jsonio import parse_json
+from tickerdesk.entrypoints.http.schemas import FundingIn, PlaceOrderIn, SimPriceIn
 from tickerdesk.domain.errors import DomainError, InvalidRequest
 from tickerdesk.domain.orders import OrderType, Side, TimeInForce
 

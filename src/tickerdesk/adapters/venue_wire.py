@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ..app.ports import ExecutionReport, ReportKind, VenueOrder
-from ..domain.orders import Side, TimeInForce
+from tickerdesk.app.ports import ExecutionReport, ReportKind, VenueOrder
+from tickerdesk.domain.orders import Side, TimeInForce
 
 
 def order_to_wire(order: VenueOrder, cumulative: int = 0) -> dict[str, Any]:

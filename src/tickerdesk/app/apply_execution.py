@@ -11,12 +11,12 @@ from datetime import datetime
 
 import structlog
 
-from ..adapters.postgres.commands import Commands, UnitOfWork
-from ..domain.accounting import LedgerEntry, LedgerKind, nonzero
-from ..domain.events import Event, EventType
-from ..domain.orders import Order, Side, Status, apply_fill, close_order
-from .ports import FILL_KINDS, ExecutionReport, ReportKind
-from .views import balance_view, holding_view, trade_view
+from tickerdesk.adapters.postgres.commands import Commands, UnitOfWork
+from tickerdesk.domain.accounting import LedgerEntry, LedgerKind, nonzero
+from tickerdesk.domain.events import Event, EventType
+from tickerdesk.domain.orders import Order, Side, Status, apply_fill, close_order
+from tickerdesk.app.ports import FILL_KINDS, ExecutionReport, ReportKind
+from tickerdesk.app.views import balance_view, holding_view, trade_view
 
 log = structlog.get_logger(__name__)
 

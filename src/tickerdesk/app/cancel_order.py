@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from ..adapters.postgres.commands import Commands
-from ..domain.errors import NotCancelable, NotFound
-from ..domain.events import Event, EventType
-from ..domain.orders import Order
-from .views import trade_view
+from tickerdesk.adapters.postgres.commands import Commands
+from tickerdesk.domain.errors import NotCancelable, NotFound
+from tickerdesk.domain.events import Event, EventType
+from tickerdesk.domain.orders import Order
+from tickerdesk.app.views import trade_view
 
 
 async def cancel_order(user_id: str, trade_id: str, *, commands: Commands, now: datetime) -> Order:

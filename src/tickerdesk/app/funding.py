@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from ..adapters.postgres.commands import Commands
-from ..domain.accounting import Balance, LedgerEntry, LedgerKind
-from ..domain.events import Event, EventType
+from tickerdesk.adapters.postgres.commands import Commands
+from tickerdesk.domain.accounting import Balance, LedgerEntry, LedgerKind
+from tickerdesk.domain.events import Event, EventType
 
 
 async def fund(

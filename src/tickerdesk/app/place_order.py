@@ -10,13 +10,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..adapters.postgres.commands import Commands
-from ..domain.errors import IdempotencyConflict, InsufficientFunds, InsufficientShares
-from ..domain.events import Event, EventType, new_event_id, new_trade_id
-from ..domain.instruments import Instrument, tradable
-from ..domain.orders import Order, OrderRequest, Status, hold_price_for
-from .ports import PriceBook
-from .views import trade_view
+from tickerdesk.adapters.postgres.commands import Commands
+from tickerdesk.domain.errors import IdempotencyConflict, InsufficientFunds, InsufficientShares
+from tickerdesk.domain.events import Event, EventType, new_event_id, new_trade_id
+from tickerdesk.domain.instruments import Instrument, tradable
+from tickerdesk.domain.orders import Order, OrderRequest, Status, hold_price_for
+from tickerdesk.app.ports import PriceBook
+from tickerdesk.app.views import trade_view
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ..domain.orders import Side, TimeInForce
+from tickerdesk.domain.orders import Side, TimeInForce
 
 
 @dataclass(frozen=True)

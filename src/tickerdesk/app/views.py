@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from ..domain.accounting import Balance, Position
-from ..domain.money import plain
-from ..domain.orders import Order
+from tickerdesk.domain.accounting import Balance, Position
+from tickerdesk.domain.money import plain
+from tickerdesk.domain.orders import Order
 
 
 def rfc3339(moment: datetime) -> str:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from .errors import InsufficientFunds, InsufficientShares
-from .money import ZERO, round_average
+from tickerdesk.domain.errors import InsufficientFunds, InsufficientShares
+from tickerdesk.domain.money import ZERO, round_average
 
 
 class LedgerKind(StrEnum):

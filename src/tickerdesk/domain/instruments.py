@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import UnknownSymbol
+from tickerdesk.domain.errors import UnknownSymbol
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from .errors import InvalidRequest, InvalidTransition
-from .money import MAX_PRICE, ZERO, ceil_cents, round_average
+from tickerdesk.domain.errors import InvalidRequest, InvalidTransition
+from tickerdesk.domain.money import MAX_PRICE, ZERO, ceil_cents, round_average
 
 MARKET_COLLAR = Decimal("1.05")
 

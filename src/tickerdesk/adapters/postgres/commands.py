@@ -17,12 +17,12 @@ from decimal import Decimal
 
 import asyncpg
 
-from ...app.views import rfc3339
-from ...domain.accounting import LEDGER_DELTAS, Balance, LedgerEntry, LedgerKind, Position
-from ...domain.errors import InsufficientFunds, InsufficientShares
-from ...domain.events import Event
-from ...domain.orders import Order, Side
-from .rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
+from tickerdesk.app.views import rfc3339
+from tickerdesk.domain.accounting import LEDGER_DELTAS, Balance, LedgerEntry, LedgerKind, Position
+from tickerdesk.domain.errors import InsufficientFunds, InsufficientShares
+from tickerdesk.domain.events import Event
+from tickerdesk.domain.orders import Order, Side
+from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
 
 # The balance.updated event, built where the new balance is known: inside the
 # statement. `b` is a CTE returning user_id, available, held. Mirrors views.balance_view

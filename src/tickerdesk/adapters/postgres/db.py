@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import simplejson
 
-from ...seed import seed_rows
+from tickerdesk.adapters.postgres.seed import seed_rows
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -29,7 +29,7 @@ def loads(text: str | bytes) -> Any:
 
 
 def _default(value: Any) -> Any:
-    from ...app.views import rfc3339
+    from tickerdesk.app.views import rfc3339
 
     if hasattr(value, "astimezone"):
         return rfc3339(value)

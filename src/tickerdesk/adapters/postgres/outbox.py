@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from ...metrics import OUTBOX_LAG
+from tickerdesk.metrics import OUTBOX_LAG
 
 log = structlog.get_logger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...domain.accounting import Balance, Position
-from ...domain.orders import Order, OrderType, Side, Status, TimeInForce
+from tickerdesk.domain.accounting import Balance, Position
+from tickerdesk.domain.orders import Order, OrderType, Side, Status, TimeInForce
 
 TRADE_COLUMNS = """user_id, trade_id::text AS trade_id, client_order_id, symbol, side, order_type,
     time_in_force, quantity, limit_price, hold_price, status, filled_quantity, filled_value,

@@ -20,8 +20,8 @@ from typing import Any
 
 import asyncpg
 
-from ...domain.errors import InvalidRequest
-from ...domain.events import USER_FACING
+from tickerdesk.domain.errors import InvalidRequest
+from tickerdesk.domain.events import USER_FACING
 
 SECRET_PREFIX = "whsec_"
 MAX_WEBHOOKS_PER_USER = 20

@@ -1,0 +1,239 @@
+"""The simulated venue: a matching engine over the simulated price feed.
+
+It stands in for an external exchange. Working orders fill when the price moves
+through them, at the current price (at or better than their limit), at most
+`liquidity` shares per order per price update. Reports go to the sink one at a
+time and in the order the venue made them, so a cancel can never overtake a fill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import structlog
+
+from tickerdesk.app.ports import ExecutionReport, ReportKind, ReportSink, VenueOrder
+from tickerdesk.domain.errors import DomainError
+from tickerdesk.domain.money import MONEY_STEP
+from tickerdesk.domain.orders import Side, TimeInForce
+from tickerdesk.adapters.memory.price_book import MemoryPriceBook
+
+log = structlog.get_logger(__name__)
+
+PRICE_BAND = Decimal(10)  # limits beyond 10x or below 1/10 of the market are fat fingers
+MIN_PRICE = Decimal("0.01")
+
+
+@dataclass
+class _Working:
+    order: VenueOrder
+    cumulative: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.order.quantity - self.cumulative
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SimVenue:
+    def __init__(
+        self,
+        prices: MemoryPriceBook,
+        sink: ReportSink,
+        *,
+        on_prices: Callable[[dict[str, Decimal]], object] | None = None,
+        seed: int | None = None,
+    ):
+        self.prices = prices
+        self._sink = sink
+        self._on_prices = on_prices
+        self._book: dict[str, dict[str, _Working]] = {}
+        self._seen: set[str] = set()
+        self._liquidity: dict[str, int | None] = {}
+        self._lock = asyncio.Lock()
+        self._random = random.Random(seed)
+        self._dirty: set[tuple[str, str]] = set()  # (symbol, trade id) changed since drain_changes
+
+    # -- the venue port ---------------------------------------------------------
+    async def submit(self, order: VenueOrder) -> None:
+        async with self._lock:
+            if order.trade_id in self._seen:
+                return  # a resubmission: the venue keeps one order per id
+            self._seen.add(order.trade_id)
+            self._dirty.add((order.symbol, order.trade_id))
+            await self._emit(self._arrive(order))
+
+    async def cancel(self, trade_id: str, account: str, symbol: str) -> None:
+        async with self._lock:
+            working = self._book.get(symbol, {}).pop(trade_id, None)
+            self._dirty.add((symbol, trade_id))
+            if working is None:
+                return  # already done: a real venue would answer OrderCancelReject
+            await self._emit([self._report(working, ReportKind.CANCELED, reason="canceled by request")])
+
+    # -- simulator control ------------------------------------------------------
+    async def set_price(self, symbol: str, price: Decimal, liquidity: int | None = None) -> None:
+        async with self._lock:
+            self._liquidity[symbol] = liquidity
+            self.prices.set(symbol, price)
+            await self._emit(self._match(symbol))
+        self._persist({symbol: price})
+
+    async def close_session(self) -> None:
+        """End the trading day: every `day` order expires; the next day starts at once."""
+        async with self._lock:
+            reports = []
+            for orders in self._book.values():
+                for trade_id, working in list(orders.items()):
+                    if working.order.time_in_force is TimeInForce.DAY:
+                        del orders[trade_id]
+                        self._dirty.add((working.order.symbol, trade_id))
+                        reports.append(self._report(working, ReportKind.EXPIRED, reason="end of day"))
+            await self._emit(reports)
+
+    async def walk(self, volatility: Decimal) -> None:
+        """One step of the random walk for every symbol, then matching."""
+        changes: dict[str, Decimal] = {}
+        async with self._lock:
+            for symbol, price in self.prices.snapshot().items():
+                step = Decimal(f"{self._random.gauss(0, 1):.6f}") * volatility
+                new = max(MIN_PRICE, (price * (1 + step)).quantize(MONEY_STEP))
+                if new != price:
+                    self.prices.set(symbol, new)
+                    changes[symbol] = new
+                    await self._emit(self._match(symbol))
+        self._persist(changes)
+
+    async def run_walk(self, interval: float, volatility: Decimal) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.walk(volatility)
+            except Exception:  # the feed must outlive a bad tick
+                log.exception("price walk failed")
+
+    def working_orders(self) -> int:
+        return sum(len(orders) for orders in self._book.values())
+
+    # -- durability (the venue-sim process keeps its book in Redis) --------------
+    def drain_changes(self) -> dict:
+        """What changed since the last call: orders now working (or gone: None), the
+        ids seen, liquidity and prices. Cheap: proportional to the change, not the book."""
+        orders = {}
+        for symbol, trade_id in self._dirty:
+            working = self._book.get(symbol, {}).get(trade_id)
+            orders[trade_id] = None if working is None else {
+                "order": working.order, "cumulative": working.cumulative}
+        self._dirty.clear()
+        return {"orders": orders, "liquidity": dict(self._liquidity), "prices": self.prices.snapshot()}
+
+    def restore(self, orders: list[tuple[VenueOrder, int]], seen: set[str], liquidity: dict[str, int | None]) -> None:
+        for order, cumulative in orders:
+            self._book.setdefault(order.symbol, {})[order.trade_id] = _Working(order, cumulative)
+        self._seen |= seen | {order.trade_id for order, _ in orders}
+        self._liquidity.update(liquidity)
+
+    # -- matching ---------------------------------------------------------------
+    def _arrive(self, order: VenueOrder) -> list[ExecutionReport]:
+        working = _Working(order)
+        price = self.prices.last(order.symbol)
+        if price is None:
+            return [self._report(working, ReportKind.REJECTED, reason="unknown symbol")]
+        if order.limit_price is not None and not price / PRICE_BAND <= order.limit_price <= price * PRICE_BAND:
+            return [self._report(working, ReportKind.REJECTED, reason="limit price outside the price band")]
+        reports = [self._report(working, ReportKind.NEW)]
+        liquidity = self._liquidity.get(order.symbol)
+        if order.time_in_force is TimeInForce.FOK:
+            if self._marketable(order, price) and (liquidity is None or liquidity >= order.quantity):
+                reports.append(self._fill(working, order.quantity, price))
+            else:
+                reports.append(self._report(working, ReportKind.CANCELED, reason="fill or kill not filled"))
+            return reports
+        if self._marketable(order, price):
+            reports.append(self._fill(working, self._fillable(working, liquidity), price))
+        if working.remaining and order.time_in_force is TimeInForce.IOC:
+            reports.append(self._report(working, ReportKind.CANCELED, reason="immediate or cancel remainder"))
+        elif working.remaining:
+            self._book.setdefault(order.symbol, {})[order.trade_id] = working
+        return reports
+
+    def _match(self, symbol: str) -> list[ExecutionReport]:
+        price = self.prices.last(symbol)
+        orders = self._book.get(symbol, {})
+        reports = []
+        for trade_id, working in list(orders.items()):
+            if self._marketable(working.order, price):
+                self._dirty.add((symbol, trade_id))
+                reports.append(self._fill(working, self._fillable(working, self._liquidity.get(symbol)), price))
+                if not working.remaining:
+                    del orders[trade_id]
+        return reports
+
+    @staticmethod
+    def _marketable(order: VenueOrder, price: Decimal) -> bool:
+        if order.limit_price is None:
+            return True
+        return price <= order.limit_price if order.side is Side.BUY else price >= order.limit_price
+
+    @staticmethod
+    def _fillable(working: _Working, liquidity: int | None) -> int:
+        return working.remaining if liquidity is None else min(working.remaining, liquidity)
+
+    def _fill(self, working: _Working, quantity: int, price: Decimal) -> ExecutionReport:
+        working.cumulative += quantity
+        kind = ReportKind.FILL if not working.remaining else ReportKind.PARTIAL_FILL
+        return self._report(working, kind, quantity, price)
+
+    @staticmethod
+    def _report(
+        working: _Working, kind: ReportKind, quantity: int = 0, price: Decimal | None = None, reason: str | None = None
+    ) -> ExecutionReport:
+        order = working.order
+        return ExecutionReport(
+            execution_id=f"{order.trade_id}.{kind}.{working.cumulative}",
+            trade_id=order.trade_id,
+            account=order.account,
+            kind=kind,
+            last_quantity=quantity,
+            last_price=price,
+            cumulative_quantity=working.cumulative,
+            remaining_quantity=0 if kind in _FINAL else working.remaining,
+            occurred_at=_now(),
+            reason=reason,
+        )
+
+    async def _emit(self, reports: list[ExecutionReport]) -> None:
+        for report in reports:
+            await self._deliver(report)
+
+    async def _deliver(self, report: ExecutionReport) -> None:
+        """Hand a report to the sink, retrying until it lands: the venue has done what it
+        reports, so an outage only delays it. A report the state machine refuses can
+        never land and is logged for an operator instead."""
+        delay = 0.05
+        while True:
+            try:
+                await self._sink(report)
+                return
+            except DomainError as error:
+                log.error("execution report refused", execution_id=report.execution_id, error=error.detail)
+                return
+            except Exception:
+                log.exception("execution report not applied, retrying", execution_id=report.execution_id)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _persist(self, changes: dict[str, Decimal]) -> None:
+        if changes and self._on_prices is not None:
+            self._on_prices(changes)
+
+
+_FINAL = frozenset({ReportKind.CANCELED, ReportKind.EXPIRED, ReportKind.REJECTED})

@@ -1,0 +1,246 @@
+"""Webhooks: the dispatcher turns user-facing events into deliveries, the sender
+POSTs them, retrying with back-off.
+
+What a receiver gets
+--------------------
+One POST per event per webhook, at least once (deduplicate by the event's `id` or
+by `Tickerdesk-Delivery`), not necessarily in order (order by `occurredAt`).
+
+    Content-Type: application/json
+    Tickerdesk-Event: trade.executed
+    Tickerdesk-Delivery: 1234
+    Tickerdesk-Timestamp: 1735689600
+    Tickerdesk-Signature: v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd
+
+    {"id":"...","type":"trade.executed","userId":"...","occurredAt":"...","data":{...}}
+
+The body is the event envelope, the same one `GET /notifications` shows; numbers
+are exact decimals (parse them as decimals, not floats).
+
+Verifying a delivery
+--------------------
+The signature is HMAC-SHA256, keyed with the webhook's secret (the whole
+`whsec_...` string as UTF-8), over the timestamp header, a dot, and the raw body
+bytes exactly as received:
+
+    expected = hex(HMAC_SHA256(secret, f"{timestamp}." + body))
+
+The header holds `v1=<expected>` (several comma-separated `v1=` values may appear
+in the future, e.g. while a secret rotates: accept if any matches). Compare in
+constant time, and refuse timestamps far from your clock (we use five minutes) so
+that a captured request cannot be replayed later. `sign` and `verify_signature`
+below are self-contained (stdlib only): copy them.
+
+Any 2xx answer within the timeout counts as delivered; anything else (another
+status, redirects included, a timeout, a refused connection) is retried after
+min(2**attempts, 300) seconds, with jitter, until the configured number of
+attempts, after which the delivery is `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import math
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import structlog
+
+from tickerdesk.adapters.postgres.db import dumps
+from tickerdesk.adapters.postgres.webhooks import DueDelivery, WebhookStore
+
+log = structlog.get_logger(__name__)
+
+SIGNATURE_VERSION = "v1"
+TOLERANCE_SECONDS = 300
+MAX_BACKOFF_SECONDS = 300
+USER_AGENT = "tickerdesk-webhooks/1"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The `Tickerdesk-Signature` header value for this body sent at `timestamp`."""
+    message = f"{int(timestamp)}.".encode() + body
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"{SIGNATURE_VERSION}={digest}"
+
+
+def verify_signature(
+    secret: str,
+    timestamp: int | str,
+    body: bytes,
+    header: str,
+    *,
+    tolerance_seconds: int | None = TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> bool:
+    """Whether `header` (the `Tickerdesk-Signature` value) signs `body` sent at
+    `timestamp` (the `Tickerdesk-Timestamp` value) with `secret`, and, unless
+    `tolerance_seconds` is None, whether that timestamp is recent."""
+    try:
+        moment = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    if tolerance_seconds is not None:
+        current = time.time() if now is None else now
+        if abs(current - moment) > tolerance_seconds:
+            return False
+    expected = sign(secret, moment, body).encode()
+    matched = False
+    for candidate in header.replace(" ", ",").split(","):
+        # Check every candidate, so the time taken does not depend on which one matched.
+        matched |= hmac.compare_digest(expected, candidate.strip().encode())
+    return matched
+
+
+def backoff_seconds(attempts: int) -> float:
+    """The wait after the `attempts`-th failed attempt: min(2**attempts, 300) seconds,
+    somewhere in its upper half, so that receivers coming back are not stampeded."""
+    ceiling = min(2 ** min(attempts, 16), MAX_BACKOFF_SECONDS)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class WebhookDispatcher:
+    """What the event bus calls: one pending delivery per event and matching webhook.
+    Idempotent, so at-least-once event delivery is fine."""
+
+    def __init__(self, store: WebhookStore, *, on_enqueued: Callable[[], None] | None = None):
+        self.store = store
+        self._on_enqueued = on_enqueued  # e.g. WebhookSender.wake
+
+    async def handle(self, events: list[dict[str, Any]]) -> None:
+        if await self.store.enqueue(events) and self._on_enqueued is not None:
+            self._on_enqueued()
+
+
+class WebhookSender:
+    """Sends due deliveries. Several senders (tasks or processes) may run at once:
+    each claims its own deliveries."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        *,
+        timeout_seconds: float,
+        max_attempts: int,
+        session_factory: Callable[[], aiohttp.ClientSession] | None = None,
+        batch: int = 100,
+        concurrency: int = 16,
+    ):
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.store = store
+        self.timeout_seconds = timeout_seconds
+        self.max_attempts = max_attempts
+        self.batch = batch
+        self.concurrency = concurrency
+        self._session_factory = session_factory or (lambda: aiohttp.ClientSession())
+        self._session: aiohttp.ClientSession | None = None
+        self._wakeup = asyncio.Event()
+
+    @property
+    def lease_seconds(self) -> float:
+        """Long enough for a whole batch to be sent, `concurrency` at a time, plus slack."""
+        return self.timeout_seconds * math.ceil(self.batch / self.concurrency) + 30
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = self._session_factory()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def send_due(self) -> int:
+        """Claim one batch of due deliveries and attempt each once; returns how many."""
+        due = await self.store.claim_due(self.batch, lease_seconds=self.lease_seconds)
+        if not due:
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(delivery: DueDelivery) -> None:
+            async with limit:
+                await self._attempt(delivery)
+
+        await asyncio.gather(*(one(d) for d in due))
+        return len(due)
+
+    async def _attempt(self, delivery: DueDelivery) -> None:
+        status_code, error = await self._post(delivery)
+        try:
+            if error is None:
+                await self.store.mark_delivered(delivery, status_code=status_code)
+                log.debug("webhook delivered", delivery_id=delivery.delivery_id, status_code=status_code)
+                return
+            attempts = delivery.attempts + 1
+            retry_at = None
+            if attempts < self.max_attempts:
+                retry_at = datetime.now(UTC) + timedelta(seconds=backoff_seconds(attempts))
+            await self.store.mark_failed_attempt(
+                delivery, status_code=status_code, error=error, next_attempt_at=retry_at
+            )
+            log.warning(
+                "webhook attempt failed",
+                delivery_id=delivery.delivery_id, webhook_id=delivery.webhook_id, attempts=attempts,
+                status_code=status_code, error=error, retry_at=retry_at,
+            )
+        except Exception:
+            # The lease runs out and the delivery is tried again: at least once.
+            log.exception("recording a webhook attempt failed", delivery_id=delivery.delivery_id)
+
+    async def _post(self, delivery: DueDelivery) -> tuple[int | None, str | None]:
+        """(status code, error): error None means delivered."""
+        body = dumps(delivery.payload).encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Tickerdesk-Event": delivery.event_type,
+            "Tickerdesk-Delivery": str(delivery.delivery_id),
+            "Tickerdesk-Timestamp": str(timestamp),
+            "Tickerdesk-Signature": sign(delivery.secret, timestamp, body),
+        }
+        try:
+            async with self._client().post(
+                delivery.url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
+                allow_redirects=False,
+            ) as response:
+                if 200 <= response.status < 300:
+                    return response.status, None
+                return response.status, f"HTTP {response.status}"
+        except TimeoutError:
+            return None, f"timed out after {self.timeout_seconds:g}s"
+        except Exception as error:  # connection refused, DNS, TLS, invalid URL...
+            return None, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Send until cancelled: a full batch goes straight on to the next, otherwise
+        wait `interval` seconds (or until woken). Errors are logged, never fatal."""
+        try:
+            while True:
+                try:
+                    sent = await self.send_due()
+                except Exception:
+                    log.exception("webhook sending failed; retrying")
+                    sent = 0
+                if sent < self.batch:
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), interval)
+                    except TimeoutError:
+                        pass
+                    self._wakeup.clear()
+        finally:
+            await self.close()

@@ -1,0 +1,107 @@
+"""Bearer JWT verification. Authentication itself is external: we check the
+signature (HS256 secret or RS256 public key), take the user from `sub`, and the
+`admin` scope from `scope` (space-separated) or `scopes`/`scp` (a list)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from fastapi import Request
+
+from tickerdesk.config import Settings
+from tickerdesk.entrypoints.http.errors import Forbidden, Unauthenticated
+
+MAX_USER_ID = 128
+MAX_CACHED_TOKENS = 100_000  # at most five minutes each
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    admin: bool = False
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings):
+        self._audience = settings.jwt_audience
+        self._issuer = settings.jwt_issuer
+        if settings.jwt_public_key:
+            key = settings.jwt_public_key
+            if not key.lstrip().startswith("-----BEGIN") and Path(key).is_file():
+                key = Path(key).read_text()
+            self._key, self._algorithms = key, ["RS256"]
+        elif settings.jwt_secret:
+            self._key, self._algorithms = settings.jwt_secret, ["HS256"]
+        else:
+            raise ValueError("configure TICKERDESK_JWT_SECRET or TICKERDESK_JWT_PUBLIC_KEY")
+        self._verified: dict[str, tuple[Principal, float]] = {}
+
+    def verify(self, token: str) -> Principal:
+        """Verify a token; a token seen before is answered from memory until it expires
+        (a signature check costs more than the rest of a balance read)."""
+        hit = self._verified.get(token)
+        if hit is not None and hit[1] > time.time():
+            return hit[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= MAX_CACHED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["sub"], "verify_aud": self._audience is not None},
+                leeway=30,
+            )
+        except jwt.PyJWTError as error:
+            raise Unauthenticated(f"invalid token: {error}") from None
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > MAX_USER_ID:
+            raise Unauthenticated("the token's sub must be a user id")
+        scope = claims.get("scope")
+        scopes = set(scope.split()) if isinstance(scope, str) else set()
+        for key in ("scopes", "scp"):
+            if isinstance(claims.get(key), list):
+                scopes |= {str(s) for s in claims[key]}
+        expires = claims.get("exp")
+        if not isinstance(expires, (int, float)):
+            expires = time.time() + 300
+        return Principal(subject, admin="admin" in scopes), min(expires, time.time() + 300)
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("send Authorization: Bearer <token>")
+    return token.strip()
+
+
+async def current_user(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.verify(bearer_token(request.headers.get("authorization")))
+
+
+async def current_admin(request: Request) -> Principal:
+    principal = await current_user(request)
+    if not principal.admin:
+        raise Forbidden("this route needs the admin scope")
+    return principal
+
+
+def issue_token(secret: str, user_id: str, *, admin: bool = False, ttl_seconds: int = 30 * 24 * 3600) -> str:
+    now = int(time.time())
+    claims = {"sub": user_id, "iat": now, "exp": now + ttl_seconds}
+    if admin:
+        claims["scope"] = "admin"
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -1,0 +1,81 @@
+"""JSON in and out with exact decimals.
+
+Request bodies are parsed here, not by the framework, because the stdlib parser
+turns `0.10000000000000001` into the float 0.1 before any validator sees it:
+we parse numbers straight to `Decimal`, refuse NaN and Infinity, and bound the
+body's size before reading it. Responses render `Decimal` as exact JSON numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import simplejson
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from tickerdesk.adapters.postgres.db import dumps
+from tickerdesk.domain.errors import DomainError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class MalformedBody(DomainError):
+    code = "invalid_request"
+    status = 400
+
+
+class BodyTooLarge(DomainError):
+    code = "invalid_request"
+    status = 413
+
+
+class ExactJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode()
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number tickerdesk accepts")
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return simplejson.loads(raw, use_decimal=True, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
+        raise MalformedBody(f"the body is not valid JSON: {error}") from None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BodyTooLarge(f"the body must be at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the body must be at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_model(request: Request, model: type[M], limit: int) -> M:
+    data = parse_json(await read_body(request, limit))
+    if not isinstance(data, dict):
+        raise MalformedBody("the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise RequestInvalid(error) from None
+
+
+class RequestInvalid(DomainError):
+    """Schema errors, with each offending field named."""
+
+    def __init__(self, error: ValidationError):
+        self.errors = [
+            {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in self.errors))

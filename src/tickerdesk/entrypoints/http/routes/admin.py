@@ -1,0 +1,65 @@
+"""Operator routes (admin scope): funding, and the simulated venue's controls."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from tickerdesk.app.funding import fund
+from tickerdesk.app.views import balance_view
+from tickerdesk.domain.accounting import LedgerKind
+from tickerdesk.domain.errors import UnknownSymbol
+from tickerdesk.domain.money import plain
+from tickerdesk.bootstrap import utcnow
+from tickerdesk.entrypoints.http.auth import Principal
+from tickerdesk.entrypoints.http.limits import rate_limited
+from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
+from tickerdesk.entrypoints.http.schemas import FundingIn, SimPriceIn
+from tickerdesk.entrypoints.http.routes.common import json_body, runtime_of
+
+router = APIRouter(tags=["admin"])
+Admin = Annotated[Principal, Depends(rate_limited("admin", admin=True))]
+
+
+async def _fund(request: Request, kind: LedgerKind) -> ExactJSONResponse:
+    runtime = runtime_of(request)
+    body = await parse_model(request, FundingIn, runtime.settings.max_body_bytes)
+    reference = body.reference or request.headers.get("idempotency-key")
+    balance = await fund(body.user_id, kind, body.amount, reference, commands=runtime.commands, now=utcnow())
+    await runtime.cache.invalidate(body.user_id)
+    if balance is None:  # a retried instruction: report the balance as it is now
+        balance = await runtime.reads.balance(body.user_id)
+        return ExactJSONResponse(balance_view(body.user_id, balance), headers={"Idempotent-Replayed": "true"})
+    return ExactJSONResponse(balance_view(body.user_id, balance), status_code=201)
+
+
+@router.post("/admin/deposits", status_code=201, openapi_extra=json_body(FundingIn))
+async def deposit(request: Request, admin: Admin) -> ExactJSONResponse:
+    """Credit a user's available cash. `reference` (or `Idempotency-Key`) makes retries safe."""
+    return await _fund(request, LedgerKind.DEPOSIT)
+
+
+@router.post("/admin/withdrawals", status_code=201, openapi_extra=json_body(FundingIn))
+async def withdraw(request: Request, admin: Admin) -> ExactJSONResponse:
+    """Debit a user's available cash; never more than is available."""
+    return await _fund(request, LedgerKind.WITHDRAWAL)
+
+
+@router.put("/sim/stocks/{symbol}", openapi_extra=json_body(SimPriceIn))
+async def set_price(request: Request, symbol: str, admin: Admin) -> ExactJSONResponse:
+    """Simulated venue only: set the price (a price update: working orders may fill)."""
+    runtime = runtime_of(request)
+    symbol = symbol.upper()
+    if symbol not in runtime.instruments:
+        raise UnknownSymbol(f"{symbol!r} is not a tradable symbol")
+    body = await parse_model(request, SimPriceIn, runtime.settings.max_body_bytes)
+    await runtime.sim.set_price(symbol, body.price, body.liquidity)
+    return ExactJSONResponse({"symbol": symbol, "price": plain(body.price), "liquidity": body.liquidity})
+
+
+@router.post("/sim/session/close")
+async def close_session(request: Request, admin: Admin) -> ExactJSONResponse:
+    """Simulated venue only: end the trading day; `day` orders expire."""
+    await runtime_of(request).sim.close_session()
+    return ExactJSONResponse({"closed": True})

@@ -1,0 +1,120 @@
+"""Real-time notifications: WebSocket and Server-Sent Events.
+
+Both subscribe to the hub *before* reading the inbox backlog, then send the backlog
+and the live notifications in `seq` order, skipping any `seq` already sent: a client
+that resumes (`Last-Event-ID`, or `after` on the WebSocket) misses nothing and sees
+nothing twice. Heartbeats keep idle connections open through proxies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+
+from tickerdesk.adapters.postgres.db import dumps, loads
+from tickerdesk.domain.errors import DomainError
+from tickerdesk.metrics import OPEN_STREAMS
+from tickerdesk.entrypoints.http.auth import Principal, bearer_token, current_user
+
+router = APIRouter(tags=["notifications"])
+BACKLOG_PAGE = 500
+SUBSCRIBED = {"type": "subscribed"}  # first item: from here on, nothing is missed
+
+
+async def notifications(runtime, user_id: str, after: int | None) -> AsyncIterator[dict[str, Any] | None]:
+    """The user's notifications after `after` (None: only new ones), in order, exactly
+    once, after `SUBSCRIBED`; yields None when idle for a heartbeat interval."""
+    async with runtime.hub.subscribe(user_id) as live:
+        yield SUBSCRIBED
+        last = after
+        if after is not None:
+            while True:
+                backlog = await runtime.reads.notifications(user_id, after=last, limit=BACKLOG_PAGE)
+                for item in backlog:
+                    last = item["seq"]
+                    yield item
+                if len(backlog) < BACKLOG_PAGE:
+                    break
+        while True:
+            try:
+                item = await asyncio.wait_for(live.get(), runtime.settings.heartbeat_seconds)
+            except TimeoutError:
+                yield None
+                continue
+            if live.overflowed:
+                return  # too far behind: the client reconnects and resumes from the inbox
+            if last is None or item["seq"] > last:
+                last = item["seq"]
+                yield item
+
+
+@router.get("/notifications/stream")
+async def stream(
+    request: Request,
+    user: Annotated[Principal, Depends(current_user)],
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    """Server-Sent Events; reconnecting with `Last-Event-ID` resumes after that `seq`."""
+    last_event_id = request.headers.get("last-event-id")
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise DomainError("Last-Event-ID must be a notification seq")
+        after = int(last_event_id)
+    runtime = request.app.state.runtime
+
+    async def events() -> AsyncIterator[bytes]:
+        OPEN_STREAMS.labels("sse").inc()
+        try:
+            async for item in notifications(runtime, user.user_id, after):
+                if item is SUBSCRIBED:
+                    yield b"retry: 1000\n: connected\n\n"
+                elif item is None:
+                    yield b": heartbeat\n\n"
+                else:
+                    yield f"id: {item['seq']}\nevent: {item['type']}\ndata: {dumps(item)}\n\n".encode()
+        finally:
+            OPEN_STREAMS.labels("sse").dec()
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.websocket("/notifications/ws")
+async def websocket(socket: WebSocket, after: int | None = None) -> None:
+    """Authenticate with the Authorization header, or with `{"token": "..."}` as the
+    first message; `?after=<seq>` resumes. Messages are notifications (with `seq`) and
+    `{"type": "heartbeat"}`."""
+    await socket.accept()
+    runtime = socket.app.state.runtime
+    try:
+        principal = await _authenticate(socket)
+    except (DomainError, ValueError, WebSocketDisconnect, TimeoutError):
+        await socket.close(code=4401, reason="unauthenticated")
+        return
+    OPEN_STREAMS.labels("websocket").inc()
+    try:
+        async for item in notifications(runtime, principal.user_id, after):
+            if item is SUBSCRIBED:
+                message = {"type": "connected", "userId": principal.user_id}
+            else:
+                message = item if item is not None else {"type": "heartbeat"}
+            await socket.send_text(dumps(message))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        OPEN_STREAMS.labels("websocket").dec()
+
+
+async def _authenticate(socket: WebSocket) -> Principal:
+    verifier = socket.app.state.verifier
+    header = socket.headers.get("authorization")
+    if header:
+        return verifier.verify(bearer_token(header))
+    first = loads(await asyncio.wait_for(socket.receive_text(), 10))
+    if not isinstance(first, dict) or not isinstance(first.get("token"), str):
+        raise ValueError("the first message must be {\"token\": \"...\"}")
+    return verifier.verify(first["token"])

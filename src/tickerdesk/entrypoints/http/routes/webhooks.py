@@ -1,0 +1,98 @@
+"""Webhooks: register an endpoint, list, delete, and see each delivery's fate.
+
+The secret that signs deliveries is shown once, in the answer to `POST /webhooks`;
+see tickerdesk.adapters.webhook_sender for the signature scheme."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field, field_validator
+
+from tickerdesk.domain.errors import NotFound
+from tickerdesk.domain.events import USER_FACING
+from tickerdesk.entrypoints.http.auth import Principal
+from tickerdesk.entrypoints.http.limits import rate_limited
+from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
+from tickerdesk.entrypoints.http.schemas import Strict
+from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, runtime_of
+
+router = APIRouter(tags=["webhooks"])
+User = Annotated[Principal, Depends(rate_limited("read"))]
+Limit = Annotated[int, Query(ge=1, le=500)]
+MAX_URL = 2048
+EVENT_TYPES = sorted(USER_FACING)
+
+
+class WebhookIn(Strict):
+    url: str = Field(min_length=1, max_length=MAX_URL)
+    event_types: list[str] | None = Field(None, alias="eventTypes", min_length=1, max_length=len(EVENT_TYPES))
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError("must not contain whitespace or control characters")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise ValueError("must be a valid URL") from None
+        if parts.scheme.lower() not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        if not parts.hostname:
+            raise ValueError("must name a host")
+        return value
+
+    @field_validator("event_types")
+    @classmethod
+    def _user_facing(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        unknown = [t for t in value if t not in USER_FACING]
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; choose from {EVENT_TYPES}")
+        return list(dict.fromkeys(value))  # without repeats, in the order given
+
+
+@router.post("/webhooks", status_code=201, openapi_extra=json_body(WebhookIn))
+async def register(request: Request, user: User) -> ExactJSONResponse:
+    """Register an http(s) endpoint for your events (all user-facing ones unless
+    `eventTypes` names some). The answer holds the signing `secret`: it is shown only now."""
+    runtime = runtime_of(request)
+    body = await parse_model(request, WebhookIn, runtime.settings.max_body_bytes)
+    webhook = await runtime.webhooks.register(user.user_id, body.url, body.event_types)
+    return ExactJSONResponse(webhook, status_code=201)
+
+
+@router.get("/webhooks")
+async def list_webhooks(request: Request, user: User) -> ExactJSONResponse:
+    """Your active webhooks, oldest first (secrets are never shown again)."""
+    return ExactJSONResponse({"items": await runtime_of(request).webhooks.list(user.user_id)})
+
+
+@router.delete("/webhooks/{webhookId}", status_code=204)
+async def delete(request: Request, webhookId: str, user: User) -> Response:
+    """Stop sending to this webhook; pending deliveries end `failed`, past ones stay visible."""
+    if not await runtime_of(request).webhooks.delete(user.user_id, checked_id(webhookId, "webhook")):
+        raise NotFound(f"no webhook {webhookId}")  # another user's webhook looks exactly like none
+    return Response(status_code=204)
+
+
+@router.get("/webhooks/{webhookId}/deliveries")
+async def deliveries(
+    request: Request,
+    webhookId: str,
+    user: User,
+    limit: Limit = 50,
+    cursor: Annotated[int | None, Query(ge=1)] = None,
+) -> ExactJSONResponse:
+    """A webhook's deliveries, newest first; pass `nextCursor` as `cursor` for older ones."""
+    items = await runtime_of(request).webhooks.deliveries(
+        user.user_id, checked_id(webhookId, "webhook"), limit=limit, cursor=cursor
+    )
+    if items is None:
+        raise NotFound(f"no webhook {webhookId}")
+    return page(items, limit, lambda d: d["deliveryId"])
