@@ -25,7 +25,7 @@ import simplejson
 from tickerdesk.entrypoints.http.app import create_app
 from tickerdesk.entrypoints.http.auth import issue_token
 from tickerdesk.config import Settings
-from tickerdesk.bootstrap import Runtime
+from tickerdesk.bootstrap import Runtime, open_up
 from tickerdesk.adapters.postgres.verify import verify
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
@@ -73,7 +73,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
-    opened = await Runtime.open(settings, database_url)
+    opened = await open_up(settings, database_url)
     await opened.start()
     try:
         yield opened
@@ -86,7 +86,7 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
 
 @pytest.fixture(scope="session")
 async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, runtime=runtime)
+    app = create_app(settings, services=runtime.services)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tickerdesk") as c:
         yield c
 
@@ -99,7 +99,7 @@ async def live_url(settings: Settings, runtime: Runtime) -> AsyncIterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, services=runtime.services), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -212,8 +212,8 @@ def symbol(runtime: Runtime):
         )
         from tickerdesk.domain.instruments import Instrument
 
-        runtime.instruments[name] = Instrument(name, name)
-        runtime.prices.set(name, Decimal(price))
+        runtime.services.instruments[name] = Instrument(name, name)
+        runtime.services.prices.set(name, Decimal(price))
         return name
 
     return make
@@ -252,7 +252,7 @@ async def redis_prefix():
     """A client on the test Redis and a key prefix of the test's own, deleted after.
 
     The client waits for a free connection under a burst, as the production one does."""
-    from tickerdesk.adapters.redis.cache import redis_client
+    from tickerdesk.adapters.redis.client import redis_client
 
     client = redis_client(REDIS_URL, max_connections=200)
     prefix = f"test-{uuid.uuid4().hex}"

@@ -1,154 +1,103 @@
-"""Composition roots: what one tickerdesk process is made of.
+"""The composition root: the only module that names concrete adapters.
 
-`Runtime.open` builds `tickerdesk up` (and the tests): PostgreSQL for the truth, an
-in-process event bus fed by the outbox relay, the simulated venue and its feed,
-in-memory cache, rate limiter and notification hub. `Runtime.open_api` builds a
-production api replica: the same routes over Redis, RabbitMQ and the venue-sim
-process. The code paths are the same; only the adapters differ.
+Every process is put together here, from one typed `Settings`:
+
+- `open_up`: `tickerdesk up` and the tests. PostgreSQL for the truth; an in-process
+  event bus fed by the outbox relay; the simulated venue and price feed; in-memory
+  cache, rate limiter and notification hub.
+- `open_api`: a production api replica. The same routes and use cases over
+  PostgreSQL, Redis and RabbitMQ, with the venue-sim as a process of its own.
+- `run_relay`, `run_workers`, `run_venue_sim`: the other production processes.
+
+The code paths are the same everywhere; only the adapters differ.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import structlog
+from fastapi import FastAPI
 
-from tickerdesk.adapters.postgres.commands import Commands
-from tickerdesk.adapters.postgres.db import create_pool, migrate, seed_instruments
-from tickerdesk.adapters.postgres.history import HistoryStore
-from tickerdesk.adapters.postgres.outbox import Inbox, OutboxRelay
-from tickerdesk.adapters.postgres.reads import Reads
-from tickerdesk.adapters.postgres.webhooks import WebhookStore
+from tickerdesk.adapters.embedded_pg import EmbeddedPostgres
+from tickerdesk.adapters.memory.bus import InProcessBus
+from tickerdesk.adapters.memory.cache import MemoryReadCache
+from tickerdesk.adapters.memory.clock import SystemClock
+from tickerdesk.adapters.memory.hub import MemoryHub
 from tickerdesk.adapters.memory.price_book import MemoryPriceBook
-from tickerdesk.adapters.redis.rate_limit import MemoryRateLimiter, RateLimit
-from tickerdesk.adapters.redis.hub import MemoryHub
-from tickerdesk.adapters.redis.cache import MemoryReadCache
+from tickerdesk.adapters.memory.rate_limit import MemoryRateLimiter
+from tickerdesk.adapters.postgres.commands import PgCommandStore
+from tickerdesk.adapters.postgres.db import asyncpg_dsn, create_pool, migrate, seed_instruments
+from tickerdesk.adapters.postgres.history import PgHistory
+from tickerdesk.adapters.postgres.inbox import PgInbox
+from tickerdesk.adapters.postgres.outbox import OutboxRelay
+from tickerdesk.adapters.postgres.reads import PgQueries
+from tickerdesk.adapters.postgres.verify import Violation, verify
+from tickerdesk.adapters.postgres.webhooks import PgWebhooks
+from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker
+from tickerdesk.adapters.rabbitmq.venue import BrokerSimControl, BrokerVenue
+from tickerdesk.adapters.redis.cache import RedisReadCache
+from tickerdesk.adapters.redis.client import redis_client
+from tickerdesk.adapters.redis.hub import RedisHub
+from tickerdesk.adapters.redis.rate_limit import RedisRateLimiter
+from tickerdesk.adapters.redis.sim_book import RedisSimState
 from tickerdesk.adapters.venue.sim import SimVenue
-from tickerdesk.app.ports import SimulatorControl
-from tickerdesk.config import Settings
-from tickerdesk.domain.instruments import Instrument
+from tickerdesk.adapters.venue.sim_service import SimVenueService
+from tickerdesk.adapters.webhook_sender import WebhookSender
 from tickerdesk.app.consumers.executions import ExecutionApplier
 from tickerdesk.app.consumers.history import HistoryProjector
 from tickerdesk.app.consumers.notifier import Notifier
-from tickerdesk.app.consumers.venue_gateway import VenueGateway, venue_order_from_order
-from tickerdesk.adapters.webhook_sender import WebhookDispatcher, WebhookSender
+from tickerdesk.app.consumers.venue_gateway import VenueGateway, venue_order_for
+from tickerdesk.app.consumers.webhooks import WebhookDispatcher
+from tickerdesk.app.ports import EventConsumer, ReadCache
+from tickerdesk.app.post_commit import PostCommit
+from tickerdesk.app.rate_limits import RateLimit
+from tickerdesk.app.services import Services
+from tickerdesk.codec import decode_event, report_from_wire
+from tickerdesk.config import Settings, with_jwt_secret
+from tickerdesk.domain.events import Event
+from tickerdesk.entrypoints.http.app import create_app
+from tickerdesk.entrypoints.processes import serve_metrics, until_stopped
+from tickerdesk.logs import configure
+from tickerdesk.metrics import CONSUMER_LAG, observe_committed
 
 log = structlog.get_logger(__name__)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+def rate_limits(settings: Settings) -> dict[str, RateLimit]:
+    return {group: RateLimit.parse(getattr(settings, f"rate_limit_{group}"))
+            for group in ("place", "cancel", "read", "admin")}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Runtime:
+    """One process: its services, and what it runs and must close. The relay, the
+    venue and the webhook sender are set only in the one-process `up`."""
+
     settings: Settings
+    services: Services
     pool: asyncpg.Pool
-    commands: Commands
-    reads: Reads
-    history: HistoryStore
-    instruments: dict[str, Instrument]
-    prices: MemoryPriceBook
-    sim: SimulatorControl
-    cache: Any
-    limiter: Any
-    hub: Any
-    webhooks: WebhookStore
-    limits: dict[str, RateLimit]
     relay: OutboxRelay | None = None
     venue: SimVenue | None = None
     webhook_sender: WebhookSender | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
-    checks: dict[str, Callable[[], Awaitable[Any]]] = field(default_factory=dict)
-
-    @staticmethod
-    def rate_limits(settings: Settings) -> dict[str, RateLimit]:
-        return {group: RateLimit.parse(getattr(settings, f"rate_limit_{group}"))
-                for group in ("place", "cancel", "read", "admin")}
-
-    @classmethod
-    async def open(cls, settings: Settings, database_url: str) -> Runtime:
-        """One process, in-process adapters: `tickerdesk up` and the tests."""
-        await migrate(database_url)
-        pool = await create_pool(database_url, settings.database_pool_size)
-        await seed_instruments(pool)
-        reads = Reads(pool)
-        instruments, last_prices = await reads.instruments()
-        prices = MemoryPriceBook(last_prices)
-        wake: list[Callable[[], None]] = []
-        commands = Commands(pool, on_commit=lambda: wake[0]())
-        cache, hub, history = MemoryReadCache(ttl_seconds=settings.cache_ttl_seconds), MemoryHub(), HistoryStore(pool)
-        webhooks = WebhookStore(pool)
-        venue = SimVenue(prices, ExecutionApplier(commands, cache).on_report,
-                         on_prices=lambda changes: _spawn(reads.save_prices(changes)))
-        consumers = [Notifier(Inbox(pool), hub, cache), HistoryProjector(history), WebhookDispatcher(webhooks),
-                     VenueGateway(venue)]
-
-        async def publish(events: list[dict[str, Any]]) -> None:
-            for consumer in consumers:
-                await consumer.handle(events)
-
-        relay = OutboxRelay(pool, publish)
-        wake.append(relay.wake)
-        runtime = cls(settings, pool, commands, reads, history, instruments, prices, venue, cache,
-                      MemoryRateLimiter(), hub, webhooks, cls.rate_limits(settings), relay=relay, venue=venue,
-                      webhook_sender=WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
-                                                   max_attempts=settings.webhook_max_attempts))
-        runtime.closers.append(pool.close)
-        runtime.checks["database"] = lambda: pool.fetchval("SELECT 1")
-        return runtime
-
-    @classmethod
-    async def open_api(cls, settings: Settings) -> Runtime:
-        """A production api replica: PostgreSQL, Redis, RabbitMQ; no venue or relay inside."""
-        from tickerdesk.adapters.rabbitmq.broker import Broker
-        from tickerdesk.adapters.redis.cache import redis_client
-        from tickerdesk.adapters.redis.rate_limit import RedisRateLimiter
-        from tickerdesk.adapters.redis.hub import RedisHub
-        from tickerdesk.adapters.redis.cache import RedisReadCache
-        from tickerdesk.adapters.rabbitmq.broker.venue import BrokerSimControl
-
-        pool = await create_pool(settings.database_url, settings.database_pool_size)
-        history_pool = (await create_pool(settings.history_database_url, 5)
-                        if settings.history_database_url else pool)
-        reads = Reads(pool)
-        instruments, last_prices = await reads.instruments()
-        prices = MemoryPriceBook(last_prices)
-        redis = redis_client(settings.redis_url)
-        broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
-        runtime = cls(
-            settings, pool, Commands(pool), reads, HistoryStore(history_pool), instruments, prices,
-            BrokerSimControl(broker), RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds),
-            RedisRateLimiter(redis, prefix=settings.instance), RedisHub(redis, settings.instance),
-            WebhookStore(pool), cls.rate_limits(settings),
-        )
-        runtime.tasks.append(asyncio.create_task(
-            broker.follow_prices(lambda ticks: [prices.set(s, p) for s, p in ticks.items()]), name="prices"))
-        runtime.closers += [runtime.hub.close, broker.close, redis.aclose, pool.close]
-        if history_pool is not pool:
-            runtime.closers.append(history_pool.close)
-        runtime.checks.update(
-            database=lambda: pool.fetchval("SELECT 1"),
-            redis=redis.ping,
-            broker=broker.ping,
-        )
-        return runtime
 
     async def start(self) -> None:
         """In-process only: tell the (memoryless) simulated venue about open orders,
         then run the relay, the webhook sender and the price walk."""
-        if self.relay is None:
+        if self.relay is None or self.venue is None or self.webhook_sender is None:
             return
         await self.relay.drain()
-        for order in await self.reads.open_orders():
-            await self.venue.submit(venue_order_from_order(order))
+        for order in await self.services.queries.open_orders():
+            await self.venue.submit(venue_order_for(order))
             if order.cancel_requested:
                 await self.venue.cancel(order.trade_id, order.user_id, order.symbol)
         self.tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
@@ -160,6 +109,7 @@ class Runtime:
 
     async def settle(self) -> None:
         """In-process only: relay until nothing is left, so every committed event has had its effects."""
+        assert self.relay is not None, "only the one-process runtime relays"
         for _ in range(1000):
             await self.relay.drain()
             if not await self.pool.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
@@ -184,3 +134,218 @@ def _spawn(coroutine: Awaitable[Any]) -> None:
     _background.add(task)
     task.add_done_callback(_background.discard)
 
+
+# -- tickerdesk up ---------------------------------------------------------------------
+
+
+async def open_up(settings: Settings, database_url: str) -> Runtime:
+    """One process, in-process adapters: `tickerdesk up` and the tests."""
+    await migrate(database_url)
+    pool = await create_pool(database_url, settings.database_pool_size)
+    await seed_instruments(pool)
+    queries = PgQueries(pool)
+    instruments, last_prices = await queries.instruments()
+    prices = MemoryPriceBook(last_prices)
+    clock = SystemClock()
+    cache = MemoryReadCache(ttl_seconds=settings.cache_ttl_seconds)
+    post_commit = PostCommit(cache=cache, observe=observe_committed)
+    commands = PgCommandStore(pool, post_commit)
+    hub, inbox, history, webhooks = MemoryHub(), PgInbox(pool), PgHistory(pool), PgWebhooks(pool)
+    venue = SimVenue(prices, ExecutionApplier(commands, clock).on_report,
+                     on_prices=lambda changes: _spawn(queries.save_prices(changes)))
+    sender = WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
+                           max_attempts=settings.webhook_max_attempts)
+    bus = InProcessBus([Notifier(inbox, hub).handle, HistoryProjector(history).handle,
+                        WebhookDispatcher(webhooks, on_enqueued=sender.wake).handle, VenueGateway(venue).handle])
+    relay = OutboxRelay(pool, bus.publish)
+    post_commit.wake_relay = relay.wake
+    services = Services(
+        commands=commands, queries=queries, history=history, inbox=inbox, webhooks=webhooks,
+        instruments=instruments, prices=prices, sim=venue, cache=cache, limiter=MemoryRateLimiter(),
+        limits=rate_limits(settings), hub=hub, clock=clock,
+        checks={"database": lambda: pool.fetchval("SELECT 1")},
+    )
+    runtime = Runtime(settings=settings, services=services, pool=pool, relay=relay, venue=venue,
+                      webhook_sender=sender)
+    runtime.closers.append(pool.close)
+    return runtime
+
+
+def up_app(settings: Settings, data_dir: Path) -> FastAPI:
+    """The `tickerdesk up` application, with an embedded PostgreSQL unless one is configured."""
+    embedded = None
+    if settings.database_url:
+        url = settings.database_url
+    else:
+        embedded = EmbeddedPostgres(data_dir)
+        url = embedded.url
+    return create_app(settings, open_process=lambda: open_up(settings, url),
+                      on_shutdown=embedded.stop if embedded else None)
+
+
+# -- production: the api replica ---------------------------------------------------------
+
+
+async def open_api(settings: Settings) -> Runtime:
+    """A production api replica: PostgreSQL, Redis, RabbitMQ; no venue or relay inside."""
+    assert settings.database_url and settings.redis_url and settings.amqp_url
+    pool = await create_pool(settings.database_url, settings.database_pool_size)
+    history_pool = (await create_pool(settings.history_database_url, 5)
+                    if settings.history_database_url else pool)
+    queries = PgQueries(pool)
+    instruments, last_prices = await queries.instruments()
+    prices = MemoryPriceBook(last_prices)
+    redis = redis_client(settings.redis_url)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
+    cache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
+    hub = RedisHub(redis, settings.instance)
+    services = Services(
+        commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed)),
+        queries=queries, history=PgHistory(history_pool), inbox=PgInbox(pool), webhooks=PgWebhooks(pool),
+        instruments=instruments, prices=prices, sim=BrokerSimControl(broker), cache=cache,
+        limiter=RedisRateLimiter(redis, prefix=settings.instance), limits=rate_limits(settings), hub=hub,
+        clock=SystemClock(),
+        checks={"database": lambda: pool.fetchval("SELECT 1"), "redis": redis.ping, "broker": broker.ping},
+    )
+    runtime = Runtime(settings=settings, services=services, pool=pool)
+    runtime.tasks.append(asyncio.create_task(
+        broker.follow_prices(lambda ticks: [prices.set(s, p) for s, p in ticks.items()]), name="prices"))
+    runtime.closers += [hub.close, broker.close, redis.aclose, pool.close]
+    if history_pool is not pool:
+        runtime.closers.append(history_pool.close)
+    return runtime
+
+
+def api_app() -> FastAPI:
+    """The uvicorn factory of `tickerdesk api`: built in each worker process."""
+    settings = with_jwt_secret(Settings())
+    configure(settings.log_level, settings.log_json)
+    return create_app(settings, open_process=lambda: open_api(settings))
+
+
+# -- production: relay, workers, venue-sim -------------------------------------------------
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Migrations and seed data: run by the relay, the one process every stack has."""
+    assert settings.database_url
+    await migrate(settings.database_url)
+    if settings.history_database_url:
+        await migrate(settings.history_database_url)
+    pool = await create_pool(settings.database_url, 1)
+    await seed_instruments(pool)
+    await pool.close()
+
+
+async def run_relay(settings: Settings) -> None:
+    """Outbox to RabbitMQ with publisher confirms, woken by LISTEN/NOTIFY."""
+    assert settings.database_url and settings.amqp_url
+    await prepare_database(settings)
+    pool = await create_pool(settings.database_url, 3)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
+    relay = OutboxRelay(pool, broker.publish_events, exclusive=True)
+    serve_metrics(settings)
+    listener = await pool.acquire()
+
+    def wake(*_: object) -> None:
+        relay.wake()
+
+    await listener.add_listener("tickerdesk_outbox", wake)
+    log.info("relay running")
+    try:
+        await until_stopped(relay.run())
+    finally:
+        with contextlib.suppress(Exception):
+            await listener.remove_listener("tickerdesk_outbox", wake)
+        await pool.release(listener)
+        await broker.close()
+        await pool.close()
+
+
+def _from_the_bus(name: str, consume: EventConsumer) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """A broker handler: the envelope decoded to its typed event, and the consumer's lag measured."""
+
+    async def handle(envelope: dict[str, Any]) -> None:
+        event: Event = decode_event(envelope)
+        await consume([event])
+        CONSUMER_LAG.labels(name).observe((datetime.now(UTC) - event.occurred_at).total_seconds())
+
+    return handle
+
+
+async def run_workers(settings: Settings, only: Sequence[str] | None = None) -> None:
+    from tickerdesk.entrypoints.processes import WORKERS
+
+    assert settings.database_url and settings.redis_url and settings.amqp_url
+    names = list(only or WORKERS)
+    pool = await create_pool(settings.database_url, 10)
+    history_pool = await create_pool(settings.history_database_url, 5) if settings.history_database_url else pool
+    redis = redis_client(settings.redis_url)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
+    cache: ReadCache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
+    commands = PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed))
+    applier = ExecutionApplier(commands, SystemClock())
+    webhooks = PgWebhooks(pool)
+
+    async def apply_report(body: dict[str, Any]) -> None:
+        await applier.on_report(report_from_wire(body))
+
+    consumers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+        "venue-gateway": _from_the_bus("venue-gateway", VenueGateway(BrokerVenue(broker)).handle),
+        "executions": apply_report,
+        "notifier": _from_the_bus("notifier", Notifier(PgInbox(pool), RedisHub(redis, settings.instance)).handle),
+        "history": _from_the_bus("history", HistoryProjector(PgHistory(history_pool)).handle),
+        "webhooks": _from_the_bus("webhooks", WebhookDispatcher(webhooks).handle),
+    }
+    loops = [broker.consume(CONSUMERS[name], consumers[name]) for name in names if name in consumers]
+    if "webhook-sender" in names:
+        loops.append(WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
+                                   max_attempts=settings.webhook_max_attempts).run())
+    serve_metrics(settings)
+    log.info("workers running", workers=names)
+    try:
+        await until_stopped(*loops)
+    finally:
+        await broker.close()
+        await redis.aclose()
+        await pool.close()
+        if history_pool is not pool:
+            await history_pool.close()
+
+
+async def run_venue_sim(settings: Settings) -> None:
+    """The simulated venue and price feed as a process of its own, its book in Redis."""
+    assert settings.database_url and settings.redis_url and settings.amqp_url
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
+    pool = await create_pool(settings.database_url, 2)
+    redis = redis_client(settings.redis_url)
+    queries = PgQueries(pool)
+    _, last_prices = await queries.instruments()
+    service = SimVenueService(broker, RedisSimState(redis, settings.instance), queries, MemoryPriceBook(last_prices))
+    serve_metrics(settings)
+    try:
+        await until_stopped(service.run(settings.price_walk_seconds, settings.price_walk_volatility))
+    finally:
+        await broker.close()
+        await pool.close()
+        await redis.aclose()
+
+
+# -- operator commands ----------------------------------------------------------------------
+
+
+def database_url(settings: Settings) -> str:
+    """The configured database, else the embedded one in the data directory."""
+    return settings.database_url or EmbeddedPostgres(settings.data_dir).url
+
+
+async def migrate_database(url: str) -> None:
+    await migrate(url)
+
+
+async def verify_database(url: str) -> list[Violation]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return await verify(conn)
+    finally:
+        await conn.close()

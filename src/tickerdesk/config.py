@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,3 +50,16 @@ class Settings(BaseSettings):
     @property
     def secret_file(self) -> Path:
         return self.data_dir / "jwt-secret"
+
+
+def with_jwt_secret(settings: Settings) -> Settings:
+    """The configured HS256 secret, else the one kept in the data directory (made once,
+    readable by its owner only), so `tickerdesk up` and `tickerdesk token` agree."""
+    if settings.jwt_secret or settings.jwt_public_key:
+        return settings
+    path = settings.secret_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return settings.model_copy(update={"jwt_secret": path.read_text().strip()})

@@ -1,6 +1,10 @@
 """Prometheus metrics, defined once."""
 
+from collections.abc import Sequence
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from tickerdesk.domain.events import Event, TradePlaced
 
 REQUESTS = Histogram(
     "tickerdesk_http_request_seconds",
@@ -9,9 +13,15 @@ REQUESTS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 PLACEMENTS = Counter("tickerdesk_placements_total", "Orders placed", ["side", "type"])
-EVENTS_RELAYED = Counter("tickerdesk_outbox_events_relayed_total", "Outbox events published")
 OPEN_STREAMS = Gauge("tickerdesk_open_streams", "Open notification connections", ["kind"])
 OUTBOX_LAG = Histogram("tickerdesk_outbox_lag_seconds", "Event age when the relay published it",
                        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
 CONSUMER_LAG = Histogram("tickerdesk_consumer_lag_seconds", "Event age when a consumer applied it", ["consumer"],
                          buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
+
+
+def observe_committed(events: Sequence[Event]) -> None:
+    """The metrics of a commit (a post-commit effect, see `tickerdesk.app.post_commit`)."""
+    for event in events:
+        if isinstance(event, TradePlaced):
+            PLACEMENTS.labels(str(event.order.side), str(event.order.order_type)).inc()

@@ -3,13 +3,13 @@ limits answer 429 with the standard headers."""
 
 from decimal import Decimal as D
 
-from tickerdesk.adapters.redis.rate_limit import RateLimit
+from tickerdesk.app.rate_limits import RateLimit
 
 
 async def test_a_cached_balance_is_dropped_by_the_users_own_writes(trader, runtime):
     alice = await trader(1_000)
     assert await alice.balance() == (D(1000), 0)
-    assert await runtime.cache.get("balance", alice.user_id) is not None
+    assert await runtime.services.cache.get("balance", alice.user_id) is not None
     await alice.place(stockSymbol="KO", quantity=2, limitPrice=50)
     assert await alice.balance() == (D(900), D(100))  # not the cached 1000
     await alice.deposit(1)
@@ -31,12 +31,12 @@ async def test_a_cached_portfolio_is_dropped_by_a_fill_and_valued_at_the_current
 
 async def test_too_many_requests_get_429_with_retry_after(trader, runtime):
     alice = await trader(1_000)
-    saved = runtime.limits["read"]
-    runtime.limits["read"] = RateLimit(rate=0.01, burst=3)
+    saved = runtime.services.limits["read"]
+    runtime.services.limits["read"] = RateLimit(rate=0.01, burst=3)
     try:
         responses = [await alice.client.get("/balance", headers=alice.headers) for _ in range(4)]
     finally:
-        runtime.limits["read"] = saved
+        runtime.services.limits["read"] = saved
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert responses[0].headers["ratelimit-limit"] == "3"
     assert responses[2].headers["ratelimit-remaining"] == "0"
@@ -47,11 +47,11 @@ async def test_too_many_requests_get_429_with_retry_after(trader, runtime):
 
 async def test_rate_limits_are_per_user(trader, runtime):
     alice, bob = await trader(1), await trader(1)
-    saved = runtime.limits["read"]
-    runtime.limits["read"] = RateLimit(rate=0.01, burst=1)
+    saved = runtime.services.limits["read"]
+    runtime.services.limits["read"] = RateLimit(rate=0.01, burst=1)
     try:
         assert (await alice.client.get("/balance", headers=alice.headers)).status_code == 200
         assert (await alice.client.get("/balance", headers=alice.headers)).status_code == 429
         assert (await bob.client.get("/balance", headers=bob.headers)).status_code == 200
     finally:
-        runtime.limits["read"] = saved
+        runtime.services.limits["read"] = saved

@@ -27,9 +27,8 @@ async def test_a_repeated_fill_changes_nothing(trader, symbol, runtime):
     trade = await alice.place(stockSymbol=stock, quantity=5, limitPrice=50, timeInForce="gtc")
     await runtime.settle()
     fill = report(trade, ReportKind.PARTIAL_FILL, 2, "49", 2)
-    now = datetime.now(UTC)
-    assert await apply_execution(fill, commands=runtime.commands, now=now) is True
-    assert await apply_execution(fill, commands=runtime.commands, now=now) is False
+    assert await apply_execution(fill, commands=runtime.services.commands, clock=runtime.services.clock) is True
+    assert await apply_execution(fill, commands=runtime.services.commands, clock=runtime.services.clock) is False
     assert (await alice.trade(trade["tradeId"]))["filledQuantity"] == 2
     # 1000 - 250 held; 2 x 49 spent, 2 x 1 released
     assert await alice.balance() == (D("752"), D("150"))
@@ -41,9 +40,8 @@ async def test_a_repeated_cancel_releases_once(trader, symbol, runtime):
     trade = await alice.place(stockSymbol=stock, quantity=5, limitPrice=50, timeInForce="gtc")
     await runtime.settle()
     cancel = report(trade, ReportKind.CANCELED)
-    now = datetime.now(UTC)
-    assert await apply_execution(cancel, commands=runtime.commands, now=now) is True
-    assert await apply_execution(cancel, commands=runtime.commands, now=now) is False
+    assert await apply_execution(cancel, commands=runtime.services.commands, clock=runtime.services.clock) is True
+    assert await apply_execution(cancel, commands=runtime.services.commands, clock=runtime.services.clock) is False
     assert await alice.balance() == (D("1000"), 0)
 
 
@@ -58,11 +56,11 @@ async def test_a_fill_that_the_order_could_not_have_is_refused(trader, symbol, r
     await runtime.settle()
     for bad in (report(trade, ReportKind.FILL, 6, "50", 6), report(trade, ReportKind.FILL, 5, "50.01", 5)):
         with pytest.raises(InvalidTransition):
-            await apply_execution(bad, commands=runtime.commands, now=datetime.now(UTC))
+            await apply_execution(bad, commands=runtime.services.commands, clock=runtime.services.clock)
     assert await alice.balance() == (D("750"), D("250"))
 
 
 async def test_a_report_for_an_unknown_order_is_dropped(runtime):
     ghost = {"tradeId": "01a220b8-0821-7000-9aa7-5049e482c3ea", "userId": "nobody", "quantity": 1}
-    assert await apply_execution(report(ghost, ReportKind.FILL, 1, "1", 1), commands=runtime.commands,
-                                 now=datetime.now(UTC)) is False
+    assert await apply_execution(report(ghost, ReportKind.FILL, 1, "1", 1), commands=runtime.services.commands,
+                                 clock=runtime.services.clock) is False

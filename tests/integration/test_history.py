@@ -1,28 +1,45 @@
 """The transaction-history read model: built from events, in a database of its own."""
 
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
 
-from tickerdesk.adapters.postgres.history import HistoryStore
-from tickerdesk.domain.orders import HISTORY_STATUSES
-from tickerdesk.domain.events import new_event_id
+from tickerdesk.adapters.postgres.history import PgHistory
+from tickerdesk.domain.accounting import Balance
+from tickerdesk.domain.events import (
+    BalanceUpdated,
+    TradeCanceled,
+    TradeEvent,
+    TradeExecuted,
+    TradePartiallyExecuted,
+    TradePlaced,
+)
+from tickerdesk.domain.orders import HISTORY_STATUSES, Order, OrderType, Side, Status, TimeInForce
+
+AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
-def trade_event(kind: str, trade: dict, status: str, filled: int) -> dict:
-    return {"id": new_event_id(), "type": kind, "userId": trade["userId"], "occurredAt": "2026-11-28T10:00:00Z",
-            "data": {**trade, "status": status, "filledQuantity": filled}}
+def a_trade(user: str) -> Order:
+    return Order(trade_id=str(uuid.uuid4()), user_id=user, symbol="AAPL", side=Side.BUY,
+                 order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY, quantity=5,
+                 limit_price=Decimal("100"), hold_price=Decimal("100"), status=Status.PENDING,
+                 created_at=AT, updated_at=AT)
 
 
-def a_trade(user: str) -> dict:
-    return {"tradeId": str(uuid.uuid4()), "userId": user, "stockSymbol": "AAPL", "quantity": 5,
-            "createdAt": "2026-11-28T10:00:00Z", "updatedAt": "2026-11-28T10:00:00Z", "tradeType": "buy"}
+def trade_event(cls: type[TradeEvent], order: Order, status: Status, filled: int) -> TradeEvent:
+    order = replace(order, status=status, filled_quantity=filled, filled_value=filled * Decimal("100"))
+    if cls in (TradeExecuted, TradePartiallyExecuted):
+        return cls(user_id=order.user_id, occurred_at=AT, order=order, last_quantity=1, last_price=Decimal("100"))
+    return cls(user_id=order.user_id, occurred_at=AT, order=order)
 
 
 async def test_history_follows_the_newest_event_whatever_the_order_they_arrive_in(scratch_pool):
-    history = HistoryStore(scratch_pool)
+    history = PgHistory(scratch_pool)
     trade = a_trade("h1")
-    placed = trade_event("trade.placed", trade, "pending", 0)
-    partial = trade_event("trade.partiallyExecuted", trade, "partiallyExecuted", 2)
-    done = trade_event("trade.executed", trade, "executed", 5)
+    placed = trade_event(TradePlaced, trade, Status.PENDING, 0)
+    partial = trade_event(TradePartiallyExecuted, trade, Status.PARTIALLY_EXECUTED, 2)
+    done = trade_event(TradeExecuted, trade, Status.EXECUTED, 5)
     await history.project([placed, done])
     await history.project([partial])  # a straggler must not move it back
     await history.project([done, placed])  # nor a replay
@@ -32,15 +49,14 @@ async def test_history_follows_the_newest_event_whatever_the_order_they_arrive_i
 
 
 async def test_pending_trades_are_not_history_and_users_see_only_their_own(scratch_pool):
-    history = HistoryStore(scratch_pool)
+    history = PgHistory(scratch_pool)
     mine, theirs, open_one = a_trade("h2"), a_trade("h3"), a_trade("h2")
     await history.project([
-        trade_event("trade.canceled", mine, "canceled", 0),
-        trade_event("trade.executed", theirs, "executed", 5),
-        trade_event("trade.placed", open_one, "pending", 0),
-        {"id": new_event_id(), "type": "balance.updated", "userId": "h2", "occurredAt": "2026-11-28T10:00:00Z",
-         "data": {"availableBalance": 1}},
+        trade_event(TradeCanceled, mine, Status.CANCELED, 0),
+        trade_event(TradeExecuted, theirs, Status.EXECUTED, 5),
+        trade_event(TradePlaced, open_one, Status.PENDING, 0),
+        BalanceUpdated(user_id="h2", occurred_at=AT, balance=Balance(Decimal(1))),
     ])
     rows = await history.trades("h2", statuses=HISTORY_STATUSES, symbol="AAPL", since=None, until=None,
                                 cursor=None, limit=10)
-    assert [r["tradeId"] for r in rows] == [mine["tradeId"]]
+    assert [r["tradeId"] for r in rows] == [mine.trade_id]

@@ -12,7 +12,10 @@ import asyncio
 
 import pytest
 
-from tickerdesk.adapters.redis.rate_limit import MemoryRateLimiter, RateLimit, RedisRateLimiter, headers
+from tickerdesk.adapters.memory.rate_limit import MemoryRateLimiter
+from tickerdesk.adapters.redis.rate_limit import RedisRateLimiter
+from tickerdesk.app.rate_limits import RateLimit
+from tickerdesk.entrypoints.http.limits import headers
 
 @pytest.fixture(params=["redis", "memory"])
 def limiter(request):

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from tickerdesk.adapters.redis.cache import MemoryReadCache, RedisReadCache
+from tickerdesk.adapters.memory.cache import MemoryReadCache
+from tickerdesk.adapters.redis.cache import RedisReadCache
 
 REDIS_URL = os.environ.get("TICKERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 

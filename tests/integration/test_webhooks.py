@@ -15,10 +15,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tickerdesk.adapters.postgres.db import loads
-from tickerdesk.adapters.postgres.webhooks import WebhookStore
-from tickerdesk.domain.events import new_event_id
-from tickerdesk.adapters.webhook_sender import WebhookDispatcher, WebhookSender, verify_signature
+from tickerdesk.codec import loads
+from tickerdesk.adapters.postgres.webhooks import PgWebhooks
+from tickerdesk.adapters.webhook_sender import WebhookSender, verify_signature
+from tickerdesk.app.consumers.webhooks import WebhookDispatcher
+from tickerdesk.codec import decode_event, encode_event
+from tickerdesk.domain.accounting import Balance
+from tickerdesk.domain.events import EVENT_TYPES, BalanceUpdated, Event, EventType, TradeEvent, TradeFilled
+from tickerdesk.domain.ids import new_trade_id
+from tickerdesk.domain.orders import Order, OrderType, Side, Status, TimeInForce
 from tests.conftest import exact
 
 
@@ -45,7 +50,7 @@ async def _delete_webhooks_afterwards(runtime):
     """Each test's webhooks go when it ends, so no later test's sender finds its
     pending deliveries due."""
     yield
-    store = WebhookStore(runtime.pool)
+    store = PgWebhooks(runtime.pool)
     while _registered:
         await store.delete(*_registered.pop())
 
@@ -91,8 +96,8 @@ async def receiver():
 
 
 @pytest.fixture
-def store(runtime) -> WebhookStore:
-    return WebhookStore(runtime.pool)
+def store(runtime) -> PgWebhooks:
+    return PgWebhooks(runtime.pool)
 
 
 @pytest.fixture
@@ -126,14 +131,20 @@ async def deliveries(user, webhook_id: str, **params: Any) -> dict:
     return exact(response)
 
 
-def envelope(user_id: str, type_: str = "balance.updated", **data: Any) -> dict[str, Any]:
-    return {
-        "id": new_event_id(),
-        "type": type_,
-        "userId": user_id,
-        "occurredAt": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "data": data or {"availableBalance": Decimal("0.1000"), "userId": user_id},
-    }
+def envelope(user_id: str, type_: str = "balance.updated", trade_id: str | None = None) -> Event:
+    """A typed event of `type_` for `user_id` (the dispatcher and the store take typed events)."""
+    now = datetime.now(UTC)
+    cls = EVENT_TYPES[EventType(type_)]
+    if cls is BalanceUpdated:
+        return BalanceUpdated(user_id=user_id, occurred_at=now, balance=Balance(Decimal("0.1000"), Decimal(0)))
+    order = Order(trade_id=trade_id or new_trade_id(), user_id=user_id, symbol="AAPL", side=Side.BUY,
+                  order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY, quantity=1,
+                  limit_price=Decimal("100"), hold_price=Decimal("100"), status=Status.PENDING,
+                  created_at=now, updated_at=now)
+    if issubclass(cls, TradeFilled):
+        return cls(user_id=user_id, occurred_at=now, order=order, last_quantity=1, last_price=Decimal("100"))
+    assert issubclass(cls, TradeEvent)
+    return cls(user_id=user_id, occurred_at=now, order=order)
 
 
 async def make_due(runtime, webhook_id: str) -> None:
@@ -240,24 +251,25 @@ async def test_an_order_produces_signed_deliveries_of_the_users_events(
     rows = await runtime.pool.fetch(
         "SELECT payload FROM notifications WHERE user_id = $1 ORDER BY seq", alice.user_id
     )
-    events = [r["payload"] for r in rows]
-    assert {"trade.placed", "balance.updated"} <= {e["type"] for e in events}
+    events = [decode_event(r["payload"]) for r in rows]
+    assert {"trade.placed", "balance.updated"} <= {str(e.type) for e in events}
 
     await WebhookDispatcher(store).handle(events)
     assert await sender().send_due() >= len(events)
 
     assert len(receiver.requests) == len(events)
     by_event = {loads(r["body"])["id"]: r for r in receiver.requests}
-    assert set(by_event) == {e["id"] for e in events}
+    assert set(by_event) == {e.id for e in events}
     for event in events:
-        request = by_event[event["id"]]
+        request = by_event[event.id]
         headers, body = request["headers"], request["body"]
         assert headers["Content-Type"] == "application/json"
-        assert headers["Tickerdesk-Event"] == event["type"]
+        assert headers["Tickerdesk-Event"] == event.type
         assert verify_signature(hook["secret"], headers["Tickerdesk-Timestamp"], body, headers["Tickerdesk-Signature"])
         assert not verify_signature("whsec_wrong", headers["Tickerdesk-Timestamp"], body, headers["Tickerdesk-Signature"])
         assert not verify_signature(hook["secret"], headers["Tickerdesk-Timestamp"], body + b" ", headers["Tickerdesk-Signature"])
-        assert loads(body) == event  # the envelope, exact decimals included
+        assert loads(body) == encode_event(event)  # the envelope, exact decimals included
+        assert loads(body) == next(r["payload"] for r in rows if r["payload"]["id"] == event.id)
 
     page = await deliveries(alice, hook["webhookId"])
     assert len(page["items"]) == len(events)
@@ -358,13 +370,13 @@ async def test_a_slow_endpoint_times_out_and_is_retried(trader, runtime, store, 
 async def test_handling_the_same_event_twice_creates_one_delivery(trader, runtime, store):
     alice = await trader()
     hook = await register(alice, "https://hooks.invalid/once")
-    event = envelope(alice.user_id, "trade.placed", tradeId=str(uuid.uuid4()))
+    event = envelope(alice.user_id, "trade.placed", trade_id=str(uuid.uuid4()))
     dispatcher = WebhookDispatcher(store)
     await dispatcher.handle([event])
     await dispatcher.handle([event])
     assert await store.enqueue([event, event]) == 0
     rows = await delivery_rows(runtime, hook["webhookId"])
-    assert [(str(r["event_id"]), r["event_type"]) for r in rows] == [(event["id"], "trade.placed")]
+    assert [(str(r["event_id"]), r["event_type"]) for r in rows] == [(event.id, "trade.placed")]
 
 
 async def test_event_types_filter_what_a_webhook_receives(trader, runtime, store):
@@ -394,9 +406,9 @@ async def test_deliveries_page_newest_first(trader, store):
     events = [envelope(alice.user_id) for _ in range(5)]
     await WebhookDispatcher(store).handle(events)
     first = await deliveries(alice, hook["webhookId"], limit=3)
-    assert [d["eventId"] for d in first["items"]] == [e["id"] for e in events[::-1][:3]]
+    assert [d["eventId"] for d in first["items"]] == [e.id for e in events[::-1][:3]]
     second = await deliveries(alice, hook["webhookId"], limit=3, cursor=first["nextCursor"])
-    assert [d["eventId"] for d in second["items"]] == [e["id"] for e in events[::-1][3:]]
+    assert [d["eventId"] for d in second["items"]] == [e.id for e in events[::-1][3:]]
     assert second["nextCursor"] is None
     assert all(d["status"] == "pending" and d["attempts"] == 0 for d in first["items"] + second["items"])
 
@@ -435,7 +447,7 @@ async def test_a_running_sender_delivers_relayed_events_and_survives_errors(trad
     )
     assert expected >= 2  # trade.placed and balance.updated at least
 
-    class FlakyStore(WebhookStore):
+    class FlakyStore(PgWebhooks):
         failures = 2
 
         async def claim_due(self, limit, **options):

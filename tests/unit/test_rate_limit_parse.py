@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickerdesk.adapters.redis.rate_limit import Decision, RateLimit, headers
+from tickerdesk.app.rate_limits import Decision, RateLimit
+from tickerdesk.entrypoints.http.limits import headers
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from tickerdesk.entrypoints.http.jsonio import parse_json
 from tickerdesk.entrypoints.http.schemas import FundingIn, PlaceOrderIn, SimPriceIn
-from tickerdesk.domain.errors import DomainError, InvalidRequest
+from tickerdesk.domain.errors import InvalidRequest
+from tickerdesk.entrypoints.http.refusals import MalformedBody
 from tickerdesk.domain.orders import OrderType, Side, TimeInForce
 
 BASE_ORDER = '"stockSymbol": "AAPL", "tradeType": "buy"'
@@ -47,18 +48,18 @@ def test_parse_json_keeps_huge_exponents_as_decimals():
 
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b'{"limitPrice": NaN}', b"[Infinity]"])
 def test_parse_json_refuses_nan_and_infinity_literals(literal):
-    with pytest.raises(DomainError, match="not valid JSON"):
+    with pytest.raises(MalformedBody, match="not valid JSON"):
         parse_json(literal)
 
 
 @pytest.mark.parametrize("raw", [b"", b"{", b"{'a': 1}", b"[1,]", b"\xff\xfe"])
-def test_parse_json_turns_malformed_bodies_into_a_domain_error(raw):
-    with pytest.raises(DomainError):
+def test_parse_json_turns_malformed_bodies_into_a_malformed_body_refusal(raw):
+    with pytest.raises(MalformedBody):
         parse_json(raw)
 
 
-def test_parse_json_turns_excessive_nesting_into_a_domain_error():
-    with pytest.raises(DomainError):
+def test_parse_json_turns_excessive_nesting_into_a_malformed_body_refusal():
+    with pytest.raises(MalformedBody):
         parse_json(b"[" * 100_000 + b"]" * 100_000)
 
 
@@ -87,7 +88,7 @@ def test_place_order_accepts_a_whole_quantity_up_to_the_maximum():
 
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity"])
 def test_place_order_body_with_a_nan_or_infinite_limit_price_is_not_valid_json(raw):
-    with pytest.raises(DomainError, match="not valid JSON"):
+    with pytest.raises(MalformedBody, match="not valid JSON"):
         place(order_body(quantity="10", limitPrice=raw))
 
 

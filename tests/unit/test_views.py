@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tickerdesk.adapters.postgres.db import dumps
+from tickerdesk.codec import dumps
 from tickerdesk.app.views import balance_view, holding_view, position_view, rfc3339, trade_view
 from tickerdesk.domain.accounting import Balance, Position
-from tickerdesk.domain.events import USER_FACING, Event, EventType
+from tickerdesk.domain.events import USER_FACING, EventType
 from tickerdesk.domain.orders import OrderType, Side, Status, apply_fill
 
 from .factories import T0, T1, make_order
@@ -120,22 +120,6 @@ def test_holding_and_position_views_value_the_position_at_the_current_price():
 def test_a_position_without_a_price_has_null_valuation():
     view = position_view(Position("AAPL").bought(1, Decimal("1")), None)
     assert view["currentPrice"] is None and view["marketValue"] is None and view["unrealizedPnl"] is None
-
-
-def test_an_event_envelope_carries_id_type_user_time_and_data_only():
-    event = Event(EventType.TRADE_EXECUTED, "u-1", T0, {"tradeId": "t-1"})
-    envelope = event.envelope()
-    assert set(envelope) == {"id", "type", "userId", "occurredAt", "data"}
-    assert envelope["type"] == "trade.executed"
-    assert envelope["userId"] == "u-1"
-    assert envelope["data"] == {"tradeId": "t-1"}
-    assert '"occurredAt":"2024-05-01T14:30:00.123456Z"' in dumps(envelope)
-
-
-def test_each_event_gets_its_own_id():
-    a = Event(EventType.BALANCE_UPDATED, "u-1", T0, {})
-    b = Event(EventType.BALANCE_UPDATED, "u-1", T0, {})
-    assert a.id != b.id and a.id < b.id
 
 
 @pytest.mark.parametrize("event_type", list(EventType))

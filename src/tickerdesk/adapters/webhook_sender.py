@@ -1,5 +1,5 @@
-"""Webhooks: the dispatcher turns user-facing events into deliveries, the sender
-POSTs them, retrying with back-off.
+"""Webhooks: the sender POSTs the deliveries the dispatcher
+(`tickerdesk.app.consumers.webhooks`) made, retrying with back-off.
 
 What a receiver gets
 --------------------
@@ -52,8 +52,8 @@ from typing import Any
 import aiohttp
 import structlog
 
-from tickerdesk.adapters.postgres.db import dumps
-from tickerdesk.adapters.postgres.webhooks import DueDelivery, WebhookStore
+from tickerdesk.adapters.postgres.webhooks import DueDelivery, PgWebhooks
+from tickerdesk.codec import dumps
 
 log = structlog.get_logger(__name__)
 
@@ -105,26 +105,13 @@ def backoff_seconds(attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-class WebhookDispatcher:
-    """What the event bus calls: one pending delivery per event and matching webhook.
-    Idempotent, so at-least-once event delivery is fine."""
-
-    def __init__(self, store: WebhookStore, *, on_enqueued: Callable[[], None] | None = None):
-        self.store = store
-        self._on_enqueued = on_enqueued  # e.g. WebhookSender.wake
-
-    async def handle(self, events: list[dict[str, Any]]) -> None:
-        if await self.store.enqueue(events) and self._on_enqueued is not None:
-            self._on_enqueued()
-
-
 class WebhookSender:
     """Sends due deliveries. Several senders (tasks or processes) may run at once:
     each claims its own deliveries."""
 
     def __init__(
         self,
-        store: WebhookStore,
+        store: PgWebhooks,
         *,
         timeout_seconds: float,
         max_attempts: int,

@@ -11,23 +11,32 @@ from datetime import datetime
 
 import structlog
 
-from tickerdesk.adapters.postgres.commands import Commands, UnitOfWork
+from tickerdesk.app.ports import FILL_KINDS, Clock, CommandStore, ExecutionReport, ReportKind, UnitOfWork
 from tickerdesk.domain.accounting import LedgerEntry, LedgerKind, nonzero
-from tickerdesk.domain.events import Event, EventType
+from tickerdesk.domain.errors import InvalidTransition
+from tickerdesk.domain.events import (
+    BalanceUpdated,
+    Event,
+    PortfolioUpdated,
+    TradeCanceled,
+    TradeEvent,
+    TradeExecuted,
+    TradeExpired,
+    TradePartiallyExecuted,
+    TradeRejected,
+)
 from tickerdesk.domain.orders import Order, Side, Status, apply_fill, close_order
-from tickerdesk.app.ports import FILL_KINDS, ExecutionReport, ReportKind
-from tickerdesk.app.views import balance_view, holding_view, trade_view
 
 log = structlog.get_logger(__name__)
 
-CLOSING = {
-    ReportKind.CANCELED: (Status.CANCELED, EventType.TRADE_CANCELED),
-    ReportKind.EXPIRED: (Status.EXPIRED, EventType.TRADE_EXPIRED),
-    ReportKind.REJECTED: (Status.REJECTED, EventType.TRADE_REJECTED),
+CLOSING: dict[ReportKind, tuple[Status, type[TradeEvent]]] = {
+    ReportKind.CANCELED: (Status.CANCELED, TradeCanceled),
+    ReportKind.EXPIRED: (Status.EXPIRED, TradeExpired),
+    ReportKind.REJECTED: (Status.REJECTED, TradeRejected),
 }
 
 
-async def apply_execution(report: ExecutionReport, *, commands: Commands, now: datetime) -> bool:
+async def apply_execution(report: ExecutionReport, *, commands: CommandStore, clock: Clock) -> bool:
     """Apply `report`; False when it changed nothing (a repeat, or nothing to do)."""
     if report.kind is ReportKind.NEW:
         return False  # acknowledged; the order is already pending
@@ -37,11 +46,13 @@ async def apply_execution(report: ExecutionReport, *, commands: Commands, now: d
             log.warning("report for unknown order", trade_id=report.trade_id, kind=str(report.kind))
             return False
         if report.kind in FILL_KINDS:
-            return await _fill(uow, order, report, now)
-        return await _close(uow, order, report, now)
+            return await _fill(uow, order, report, clock.now())
+        return await _close(uow, order, report, clock.now())
 
 
 async def _fill(uow: UnitOfWork, order: Order, report: ExecutionReport, now: datetime) -> bool:
+    if report.last_price is None:
+        raise InvalidTransition(f"fill {report.execution_id} has no price")
     if not await uow.record_execution(
         order, report.execution_id, report.last_quantity, report.last_price, report.occurred_at
     ):
@@ -60,35 +71,33 @@ async def _fill(uow: UnitOfWork, order: Order, report: ExecutionReport, now: dat
     balance = await uow.post(order.user_id, entries, order.trade_id, now)
     await uow.save_position(order.user_id, position, now)
     await uow.save_order(updated)
-    kind = EventType.TRADE_EXECUTED if updated.status is Status.EXECUTED else EventType.TRADE_PARTIALLY_EXECUTED
-    await uow.add_events(
-        [
-            Event(kind, order.user_id, now, {**trade_view(updated), "lastQuantity": effect.shares,
-                                             "lastPrice": effect.price}),
-            Event(EventType.BALANCE_UPDATED, order.user_id, now, balance_view(order.user_id, balance)),
-            Event(EventType.PORTFOLIO_UPDATED, order.user_id, now, holding_view(position)),
-        ]
-    )
+    filled = TradeExecuted if updated.status is Status.EXECUTED else TradePartiallyExecuted
+    user = order.user_id
+    await uow.add_events([
+        filled(user_id=user, occurred_at=now, order=updated, last_quantity=effect.shares, last_price=effect.price),
+        BalanceUpdated(user_id=user, occurred_at=now, balance=balance),
+        PortfolioUpdated(user_id=user, occurred_at=now, position=position),
+    ])
     return True
 
 
 async def _close(uow: UnitOfWork, order: Order, report: ExecutionReport, now: datetime) -> bool:
     if not order.is_open:
         return False  # a repeat, or the order filled completely before the close arrived
-    status, event_type = CLOSING[report.kind]
+    status, closed_event = CLOSING[report.kind]
     if status is Status.REJECTED and order.filled_quantity:
-        status, event_type = Status.CANCELED, EventType.TRADE_CANCELED  # fills stand; the rest is gone
+        status, closed_event = Status.CANCELED, TradeCanceled  # fills stand; the rest is gone
     closed = close_order(order, status, now, report.reason)
-    events = [Event(event_type, order.user_id, now, trade_view(closed))]
+    user = order.user_id
+    events: list[Event] = [closed_event(user_id=user, occurred_at=now, order=closed)]
     if order.side is Side.BUY:
-        balance = await uow.post(
-            order.user_id, [LedgerEntry(LedgerKind.RELEASE, order.held_cash, order.trade_id)], order.trade_id, now
-        )
-        events.append(Event(EventType.BALANCE_UPDATED, order.user_id, now, balance_view(order.user_id, balance)))
+        balance = await uow.post(user, [LedgerEntry(LedgerKind.RELEASE, order.held_cash, order.trade_id)],
+                                 order.trade_id, now)
+        events.append(BalanceUpdated(user_id=user, occurred_at=now, balance=balance))
     else:
-        position = (await uow.lock_position(order.user_id, order.symbol)).released(order.held_shares)
-        await uow.save_position(order.user_id, position, now)
-        events.append(Event(EventType.PORTFOLIO_UPDATED, order.user_id, now, holding_view(position)))
+        position = (await uow.lock_position(user, order.symbol)).released(order.held_shares)
+        await uow.save_position(user, position, now)
+        events.append(PortfolioUpdated(user_id=user, occurred_at=now, position=position))
     await uow.save_order(closed)
     await uow.add_events(events)
     return True

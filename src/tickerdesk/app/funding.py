@@ -5,12 +5,11 @@ A reference (the rail's idempotency key) makes a retried instruction harmless.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
-from tickerdesk.adapters.postgres.commands import Commands
+from tickerdesk.app.ports import Clock, CommandStore
 from tickerdesk.domain.accounting import Balance, LedgerEntry, LedgerKind
-from tickerdesk.domain.events import Event, EventType
+from tickerdesk.domain.ids import new_event_id
 
 
 async def fund(
@@ -19,10 +18,11 @@ async def fund(
     amount: Decimal,
     reference: str | None,
     *,
-    commands: Commands,
-    now: datetime,
+    commands: CommandStore,
+    clock: Clock,
 ) -> Balance | None:
     """Apply a deposit or withdrawal; None when `reference` was applied before."""
-    assert kind in (LedgerKind.DEPOSIT, LedgerKind.WITHDRAWAL)
-    event = Event(EventType.BALANCE_UPDATED, user_id, now, {})  # data is built in SQL
-    return await commands.fund(user_id, LedgerEntry(kind, amount), reference, event)
+    if kind not in (LedgerKind.DEPOSIT, LedgerKind.WITHDRAWAL):
+        raise ValueError(f"{kind} is not a funding instruction")
+    updated = await commands.fund(user_id, LedgerEntry(kind, amount), reference, new_event_id(), clock.now())
+    return None if updated is None else updated.balance

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 
-from tickerdesk.adapters.postgres.commands import Commands
+from tickerdesk.app.ports import Clock, CommandStore, NewOrder, PriceBook
 from tickerdesk.domain.errors import IdempotencyConflict, InsufficientFunds, InsufficientShares
-from tickerdesk.domain.events import Event, EventType, new_event_id, new_trade_id
+from tickerdesk.domain.events import TradePlaced
+from tickerdesk.domain.ids import new_event_id, new_trade_id
 from tickerdesk.domain.instruments import Instrument, tradable
 from tickerdesk.domain.orders import Order, OrderRequest, Status, hold_price_for
-from tickerdesk.app.ports import PriceBook
-from tickerdesk.app.views import trade_view
 
 
 @dataclass(frozen=True)
@@ -42,12 +40,13 @@ async def place_order(
     request: OrderRequest,
     idempotency_key: str | None,
     *,
-    commands: Commands,
+    commands: CommandStore,
     instruments: dict[str, Instrument],
     prices: PriceBook,
-    now: datetime,
+    clock: Clock,
 ) -> Placement:
     tradable(instruments, request.symbol)
+    now = clock.now()
     order = Order(
         trade_id=new_trade_id(),
         user_id=user_id,
@@ -64,28 +63,27 @@ async def place_order(
         client_order_id=request.client_order_id,
     )
     request_hash = fingerprint(request)
-    placed = Event(EventType.TRADE_PLACED, user_id, now, trade_view(order))
+    new = NewOrder(
+        placed=TradePlaced(user_id=user_id, occurred_at=now, order=order),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        update_event_id=new_event_id(),
+    )
     keyed = bool(request.client_order_id or idempotency_key)
     try:
-        placed_now = await commands.place(
-            order,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-            placed=placed,
-            update_event_id=new_event_id(),
-        )
+        written = await commands.place(new)
     except (InsufficientFunds, InsufficientShares):
         # A retry of an order placed when the money was there must still find it.
         if not keyed or not (existing := await _existing(user_id, request, idempotency_key, commands)):
             raise
         return _replay(existing, request_hash)
-    if placed_now:
+    if written is not None:
         return Placement(order, replayed=False)
     return _replay(await _existing(user_id, request, idempotency_key, commands), request_hash)
 
 
 async def _existing(
-    user_id: str, request: OrderRequest, idempotency_key: str | None, commands: Commands
+    user_id: str, request: OrderRequest, idempotency_key: str | None, commands: CommandStore
 ) -> list[tuple[Order, str]]:
     return await commands.find_by_keys(user_id, request.client_order_id, idempotency_key)
 

@@ -1,16 +1,210 @@
-"""The ports the use cases talk through. Each has a production adapter and an
-in-process one (`tickerdesk up`); the use cases never know which."""
+"""The ports the use cases and consumers talk through.
+
+Each has a production adapter and an in-process one (`tickerdesk up`, and the fakes
+the unit tests run the use cases on); the use cases never know which. Only
+`tickerdesk.bootstrap` names the concrete adapters.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from tickerdesk.domain.orders import Side, TimeInForce
+from tickerdesk.app.rate_limits import Decision, RateLimit
+from tickerdesk.domain.accounting import Balance, LedgerEntry, Position
+from tickerdesk.domain.events import BalanceUpdated, Event, PortfolioUpdated, TradePlaced
+from tickerdesk.domain.instruments import Instrument
+from tickerdesk.domain.orders import Order, Side, TimeInForce
+
+# -- time ----------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """Time is a port, so a test can close the trading day without sleeping."""
+
+    def now(self) -> datetime: ...
+
+
+# -- the write side --------------------------------------------------------------
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Locks are taken in one order everywhere (trade, position,
+    account) so that concurrent commands on one user cannot deadlock. Events added
+    are committed with the change, and reach the post-commit effects after it."""
+
+    async def lock_order(self, user_id: str, trade_id: str) -> Order | None: ...
+
+    async def save_order(self, order: Order) -> None: ...
+
+    async def record_execution(
+        self, order: Order, execution_id: str, quantity: int, price: Decimal, at: datetime
+    ) -> bool:
+        """False when this execution id was applied before: the report is a repeat."""
+        ...
+
+    async def post(self, user_id: str, entries: Sequence[LedgerEntry], trade_id: str | None,
+                   at: datetime) -> Balance:
+        """Journal `entries` and move the balance by `balance_delta(entries)`; the new balance."""
+        ...
+
+    async def lock_position(self, user_id: str, symbol: str) -> Position: ...
+
+    async def save_position(self, user_id: str, position: Position, at: datetime) -> None: ...
+
+    async def add_events(self, events: Sequence[Event]) -> None: ...
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """What a placement writes: the order with its hold, and its `trade.placed` event.
+
+    `update_event_id` is the id of the `balance.updated` (buy) or `portfolio.updated`
+    (sell) event the store writes from the balance or position the hold leaves."""
+
+    placed: TradePlaced
+    idempotency_key: str | None
+    request_hash: str
+    update_event_id: str
+
+
+class CommandStore(Protocol):
+    """Where commands change state. Placement and funding are single operations
+    (one statement in PostgreSQL); fills and cancels read before they write, so they
+    run in a `UnitOfWork`. A hold or withdrawal the balance cannot cover raises
+    InsufficientFunds / InsufficientShares and writes nothing."""
+
+    async def place(self, new: NewOrder) -> BalanceUpdated | PortfolioUpdated | None:
+        """Hold `new.placed.order.initial_cash_hold` (buy) or its quantity of shares
+        (sell), insert the order, journal the hold and write both events. None: an
+        order with one of its keys already exists, and nothing was written."""
+        ...
+
+    async def find_by_keys(
+        self, user_id: str, client_order_id: str | None, idempotency_key: str | None
+    ) -> list[tuple[Order, str]]:
+        """Orders with either key, each with the request hash it was placed with."""
+        ...
+
+    async def fund(
+        self, user_id: str, entry: LedgerEntry, reference: str | None, event_id: str, at: datetime
+    ) -> BalanceUpdated | None:
+        """Deposit or withdraw; None when `reference` was applied before."""
+        ...
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+
+AfterCommit = Callable[[Sequence[Event]], Awaitable[None]]
+"""Called by a command store once per commit, with the events the commit wrote."""
+
+
+# -- the read side ---------------------------------------------------------------
+
+
+class Queries(Protocol):
+    """What the API reads from the books; every query filters by user first."""
+
+    async def instruments(self) -> tuple[dict[str, Instrument], dict[str, Decimal]]: ...
+
+    async def save_prices(self, prices: dict[str, Decimal]) -> None: ...
+
+    async def trade(self, user_id: str, trade_id: str) -> tuple[Order, list[dict[str, Any]]] | None: ...
+
+    async def trades(self, user_id: str, *, statuses: list[str] | None, symbol: str | None,
+                     cursor: str | None, limit: int) -> list[Order]: ...
+
+    async def open_orders(self) -> list[Order]: ...
+
+    async def balance(self, user_id: str) -> Balance: ...
+
+    async def ledger(self, user_id: str, *, cursor: int | None, limit: int) -> list[dict[str, Any]]: ...
+
+    async def positions(self, user_id: str) -> list[Position]: ...
+
+
+class History(Protocol):
+    """The transaction-history read model, projected from trade events."""
+
+    async def project(self, events: Sequence[Event]) -> None: ...
+
+    async def trades(self, user_id: str, *, statuses: list[str], symbol: str | None, since: datetime | None,
+                     until: datetime | None, cursor: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A user-facing event in its user's inbox; `seq` orders the user's inbox."""
+
+    seq: int
+    event: Event
+
+
+class Inbox(Protocol):
+    async def store(self, events: Sequence[Event]) -> list[Notification]:
+        """Store each event once; its notification (a repeat gets its original `seq`), in `seq` order."""
+        ...
+
+    async def after(self, user_id: str, *, after: int | None, limit: int) -> list[Notification]: ...
+
+
+class Subscription(Protocol):
+    overflowed: bool
+
+    async def get(self) -> Notification: ...
+
+
+class NotificationHub(Protocol):
+    """Fans notifications out to the connections open on every api replica."""
+
+    async def publish(self, notifications: Sequence[Notification]) -> None: ...
+
+    def subscribe(self, user_id: str) -> AbstractAsyncContextManager[Subscription]: ...
+
+    async def close(self) -> None: ...
+
+
+class Webhooks(Protocol):
+    """Registered endpoints and their deliveries (the sender is an adapter of its own)."""
+
+    async def register(self, user_id: str, url: str, event_types: list[str] | None) -> dict[str, Any]: ...
+
+    async def list(self, user_id: str) -> list[dict[str, Any]]: ...
+
+    async def delete(self, user_id: str, webhook_id: str) -> bool: ...
+
+    async def deliveries(self, user_id: str, webhook_id: str, *, limit: int,
+                         cursor: int | None = None) -> list[dict[str, Any]] | None: ...
+
+    async def enqueue(self, events: Sequence[Event]) -> int: ...
+
+
+# -- caches and limits -----------------------------------------------------------
+
+
+class ReadCache(Protocol):
+    """Per-user cached views; see the Redis adapter for the versioning that keeps a
+    slow reader from storing a value older than the last invalidation."""
+
+    async def get(self, kind: str, user_id: str) -> dict[str, Any] | None: ...
+
+    async def put(self, kind: str, user_id: str, value: dict[str, Any], *, version: int) -> None: ...
+
+    async def invalidate(self, user_id: str) -> None: ...
+
+    async def version(self, user_id: str) -> int: ...
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: RateLimit, cost: int = 1) -> Decision: ...
+
+
+# -- the venue -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -73,7 +267,13 @@ class SimulatorControl(Protocol):
 
 
 class PriceBook(Protocol):
+    """The last price of every instrument, kept current by the feed."""
+
     def last(self, symbol: str) -> Decimal | None: ...
 
+    def set(self, symbol: str, price: Decimal) -> None: ...
 
-EventHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+EventConsumer = Callable[[Sequence[Event]], Awaitable[None]]
+"""What the event bus calls with a batch of events, in order."""
+

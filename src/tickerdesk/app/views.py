@@ -1,6 +1,7 @@
 """The JSON shapes clients and consumers see (camelCase, as in the seed objects).
 
-Events carry the same shapes, so a notification shows exactly what the API would.
+Events carry the same shapes (see `tickerdesk.codec`), so a notification shows
+exactly what the API would.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def balance_view(user_id: str, balance: Balance) -> dict[str, Any]:
 
 
 def holding_view(position: Position) -> dict[str, Any]:
-    """A position as the `portfolio.updated` event carries it (mirrored in SQL by
-    commands.PORTFOLIO_EVENT_SQL)."""
+    """A position as the `portfolio.updated` event carries it (a placement's SQL
+    builds the same; tests/integration/test_codec_sql.py keeps them equal)."""
     return {
         "stockSymbol": position.symbol,
         "quantity": position.quantity,
@@ -61,11 +62,6 @@ def holding_view(position: Position) -> dict[str, Any]:
         "averagePurchasePrice": plain(position.average_price),
         "realizedPnl": plain(position.realized_pnl),
     }
-
-
-def position_from_view(view: dict[str, Any]) -> Position:
-    return Position(view["stockSymbol"], view["quantity"], view["heldQuantity"],
-                    Decimal(view["averagePurchasePrice"]), Decimal(view["realizedPnl"]))
 
 
 def position_view(position: Position, price: Decimal | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ it unchanged and book realized P&L.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -53,17 +54,26 @@ class Balance:
         return self.available + self.held
 
     def post(self, *entries: LedgerEntry) -> Balance:
-        """The balance after `entries`; refuses to go below zero anywhere."""
-        available, held = self.available, self.held
-        for entry in entries:
-            da, dh = LEDGER_DELTAS[entry.kind]
-            available += da * entry.amount
-            held += dh * entry.amount
+        """The balance after `entries`; refuses to go below zero anywhere (the
+        database's CHECK constraints refuse the same)."""
+        moved_available, moved_held = balance_delta(entries)
+        available, held = self.available + moved_available, self.held + moved_held
         if available < 0:
             raise InsufficientFunds(f"available balance {self.available} is too low")
         if held < 0:
             raise ValueError("held cash cannot go negative")
         return Balance(available, held)
+
+
+def balance_delta(entries: Iterable[LedgerEntry]) -> tuple[Decimal, Decimal]:
+    """How `entries` move (available, held) together: what a balance gains, and
+    what the PostgreSQL adapter adds to the account row in one UPDATE."""
+    available = held = ZERO
+    for entry in entries:
+        da, dh = LEDGER_DELTAS[entry.kind]
+        available += da * entry.amount
+        held += dh * entry.amount
+    return available, held
 
 
 def nonzero(*entries: LedgerEntry) -> list[LedgerEntry]:

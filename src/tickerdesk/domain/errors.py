@@ -1,9 +1,15 @@
-"""Domain errors: each names a rule a command broke. The API maps them to problem codes."""
+"""Domain errors: each names a rule a command broke, and nothing about transport.
+
+The HTTP entry point maps each class to a status code in one table
+(`entrypoints/http/errors.py`); a broker consumer that meets one dead-letters the
+message, since retrying a broken rule can never succeed.
+"""
 
 
 class DomainError(Exception):
+    """A refusal: the command broke a rule. `code` is the machine-readable name."""
+
     code = "invalid_request"
-    status = 422
 
     def __init__(self, detail: str):
         super().__init__(detail)
@@ -12,41 +18,39 @@ class DomainError(Exception):
 
 class InvalidRequest(DomainError):
     code = "invalid_request"
-    status = 422
 
 
 class UnknownSymbol(DomainError):
     code = "unknown_symbol"
-    status = 422
 
 
 class InsufficientFunds(DomainError):
     code = "insufficient_funds"
-    status = 422
 
 
 class InsufficientShares(DomainError):
     code = "insufficient_shares"
-    status = 422
 
 
 class NotFound(DomainError):
     code = "not_found"
-    status = 404
 
 
 class NotCancelable(DomainError):
     code = "not_cancelable"
-    status = 409
 
 
 class IdempotencyConflict(DomainError):
     code = "idempotency_conflict"
-    status = 409
 
 
 class InvalidTransition(DomainError):
     """A report or command would move an order along an edge the state machine lacks."""
 
     code = "invalid_transition"
-    status = 409
+
+
+class UnsupportedEvent(DomainError):
+    """An event of a type or schema version this code does not know (a newer producer)."""
+
+    code = "unsupported_event"

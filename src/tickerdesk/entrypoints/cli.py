@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tickerdesk.config import Settings
+from tickerdesk.config import Settings, with_jwt_secret
 
 app = typer.Typer(help="tickerdesk: the backend of a retail stock brokerage.", no_args_is_help=True)
 console = Console()
@@ -27,27 +26,6 @@ def _settings(data_dir: Path | None = None) -> Settings:
     return settings
 
 
-def _secret(settings: Settings) -> Settings:
-    """The configured HS256 secret, else the one kept in the data directory (made once)."""
-    if settings.jwt_secret or settings.jwt_public_key:
-        return settings
-    path = settings.secret_file
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return settings.model_copy(update={"jwt_secret": path.read_text().strip()})
-
-
-def _database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return settings.database_url
-    from tickerdesk.adapters.embedded_pg import start_embedded
-
-    console.print(f"[dim]starting the embedded PostgreSQL in {settings.data_dir / 'pg'}[/dim]")
-    return start_embedded(settings.data_dir)
-
-
 @app.command()
 def up(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -57,26 +35,14 @@ def up(
     """Run everything in one process: API, relay, simulated venue and price feed."""
     import uvicorn
 
-    from tickerdesk.entrypoints.http.app import create_app
+    from tickerdesk.bootstrap import up_app
     from tickerdesk.logs import configure
-    from tickerdesk.bootstrap import Runtime
 
-    settings = _secret(_settings(data_dir))
+    settings = with_jwt_secret(_settings(data_dir))
     configure(settings.log_level, settings.log_json)
-    embedded = None
-    if settings.database_url:
-        url = settings.database_url
-    else:
-        from tickerdesk.adapters.embedded_pg import EmbeddedPostgres
-
+    if not settings.database_url:
         console.print(f"[dim]starting the embedded PostgreSQL in {settings.data_dir / 'pg'}[/dim]")
-        embedded = EmbeddedPostgres(settings.data_dir)
-        url = embedded.url
-    api = create_app(
-        settings,
-        open_runtime=lambda: Runtime.open(settings, url),
-        on_shutdown=embedded.stop if embedded else None,
-    )
+    api = up_app(settings, settings.data_dir)
     console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)")
     console.print(f"  a token:        tickerdesk token alice --data-dir {settings.data_dir}")
     console.print(f"  an admin token: tickerdesk token ops --admin --data-dir {settings.data_dir}")
@@ -102,23 +68,17 @@ def api(
     """A production api replica (stateless; run as many as you like behind nginx)."""
     import uvicorn
 
-    _production(_secret(_settings()))
-    uvicorn.run("tickerdesk.entrypoints.http.production:create", factory=True, host=host, port=port, workers=workers,
+    _production(with_jwt_secret(_settings()))
+    uvicorn.run("tickerdesk.bootstrap:api_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, proxy_headers=True, forwarded_allow_ips="*")
 
 
 @app.command()
 def relay() -> None:
     """Publish outbox events to RabbitMQ (also migrates the database at start)."""
-    from tickerdesk.entrypoints.processes import prepare_database, run_relay
+    from tickerdesk.bootstrap import run_relay
 
-    settings = _production(_settings())
-
-    async def main() -> None:
-        await prepare_database(settings)
-        await run_relay(settings)
-
-    asyncio.run(main())
+    asyncio.run(run_relay(_production(_settings())))
 
 
 @app.command()
@@ -128,7 +88,8 @@ def worker(
     = None,
 ) -> None:
     """Event consumers (all of them unless --only)."""
-    from tickerdesk.entrypoints.processes import WORKERS, run_workers
+    from tickerdesk.bootstrap import run_workers
+    from tickerdesk.entrypoints.processes import WORKERS
 
     for name in only or []:
         if name not in WORKERS:
@@ -139,12 +100,9 @@ def worker(
 @app.command("venue-sim")
 def venue_sim() -> None:
     """The simulated venue and price feed as a process of its own."""
-    from tickerdesk.entrypoints.processes import serve_metrics, until_stopped
-    from tickerdesk.adapters.venue.sim_process import run_venue_sim
+    from tickerdesk.bootstrap import run_venue_sim
 
-    settings = _production(_settings())
-    serve_metrics(settings)
-    asyncio.run(until_stopped(run_venue_sim(settings)))
+    asyncio.run(run_venue_sim(_production(_settings())))
 
 
 @app.command()
@@ -156,7 +114,7 @@ def token(
     """Print a JWT for USER signed with the configured secret (or `up`'s)."""
     from tickerdesk.entrypoints.http.auth import issue_token
 
-    settings = _secret(_settings(data_dir))
+    settings = with_jwt_secret(_settings(data_dir))
     if not settings.jwt_secret:
         raise typer.BadParameter("tokens can only be issued with an HS256 secret (TICKERDESK_JWT_SECRET)")
     typer.echo(issue_token(settings.jwt_secret, user, admin=admin))
@@ -165,29 +123,18 @@ def token(
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Bring the database schema to the newest revision."""
-    from tickerdesk.adapters.postgres.db import migrate as run
+    from tickerdesk.bootstrap import database_url, migrate_database
 
-    asyncio.run(run(_database_url(_settings(data_dir))))
+    asyncio.run(migrate_database(database_url(_settings(data_dir))))
     console.print("schema is up to date")
 
 
 @app.command()
 def verify(data_dir: DataDir = None) -> None:
     """Check every money and share invariant; exit 1 naming each violation."""
-    from tickerdesk.adapters.postgres.verify import verify as run
+    from tickerdesk.bootstrap import database_url, verify_database
 
-    async def check():
-        import asyncpg
-
-        from tickerdesk.adapters.postgres.db import asyncpg_dsn
-
-        conn = await asyncpg.connect(asyncpg_dsn(_database_url(_settings(data_dir))))
-        try:
-            return await run(conn)
-        finally:
-            await conn.close()
-
-    violations = asyncio.run(check())
+    violations = asyncio.run(verify_database(database_url(_settings(data_dir))))
     if not violations:
         console.print("[green]all invariants hold[/green]")
         return
@@ -217,7 +164,7 @@ def bench(
     """Measure placements per second against a floor measured in the same run."""
     from tickerdesk.entrypoints.bench import run
 
-    secret = _secret(_settings()).jwt_secret if target else None
+    secret = with_jwt_secret(_settings()).jwt_secret if target else None
     results = asyncio.run(run(server_url, orders, concurrency, users, target, secret))
     floor = results[0].rate
     where = target or "tickerdesk up (one process)"

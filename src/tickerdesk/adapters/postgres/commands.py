@@ -1,49 +1,64 @@
-"""The write side: every command is one PostgreSQL transaction that changes state,
+"""The write side on PostgreSQL: every command is one transaction that changes state,
 appends to the ledger and writes its events to the outbox together.
+
+The money rules are the domain's: the use cases compute every hold, fill, release
+and average cost with `tickerdesk.domain`, and this adapter applies the amounts it
+is given (`balance_delta` of the journal entries; a placement's hold is the order's
+`initial_cash_hold`, or its quantity of shares). The database only enforces: CHECK
+constraints refuse a negative balance or more shares held than owned, so a hold the
+balance cannot cover fails the whole statement, trade included.
 
 Placement and funding are single statements (one round trip, autocommit): data-
 modifying CTEs take the hold, insert the trade and write ledger and outbox rows.
-A hold the balance cannot cover makes the account or position row violate its
-CHECK constraint, and the whole statement, trade included, fails. Fills and
-cancels are rarer and read before they write, so they use a `UnitOfWork`.
+Fills and cancels are rarer and read before they write, so they use a `UnitOfWork`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
-from tickerdesk.app.views import rfc3339
-from tickerdesk.domain.accounting import LEDGER_DELTAS, Balance, LedgerEntry, LedgerKind, Position
-from tickerdesk.domain.errors import InsufficientFunds, InsufficientShares
-from tickerdesk.domain.events import Event
-from tickerdesk.domain.orders import Order, Side
+from tickerdesk.app.ports import AfterCommit, NewOrder
 from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
+from tickerdesk.app.views import rfc3339
+from tickerdesk.codec import encode_event
+from tickerdesk.domain.accounting import Balance, LedgerEntry, LedgerKind, Position, balance_delta
+from tickerdesk.domain.errors import InsufficientFunds, InsufficientShares
+from tickerdesk.domain.events import BalanceUpdated, Event, PortfolioUpdated
+from tickerdesk.domain.orders import Order, Side
 
-# The balance.updated event, built where the new balance is known: inside the
-# statement. `b` is a CTE returning user_id, available, held. Mirrors views.balance_view
-# (a unit test keeps the two equal).
-BALANCE_EVENT_SQL = """
-SELECT {event_id}::uuid, b.user_id, 'balance.updated', jsonb_build_object(
-    'id', {event_id}::text, 'type', 'balance.updated', 'userId', b.user_id,
-    'occurredAt', {occurred_at}::text,
+# The balance.updated and portfolio.updated envelopes, built where the new balance or
+# position is known: inside the statement. `b` is a CTE returning user_id, available,
+# held; `p` one returning a position row. They are codec.encode_event's form, which
+# tests/integration/test_codec_sql.py checks.
+BALANCE_EVENT_SQL = f"""
+SELECT {{event_id}}::uuid, b.user_id, 'balance.updated', jsonb_build_object(
+    'id', {{event_id}}::text, 'type', 'balance.updated', 'userId', b.user_id,
+    'occurredAt', {{occurred_at}}::text, 'schemaVersion', {BalanceUpdated.schema_version},
     'data', jsonb_build_object('userId', b.user_id, 'availableBalance', trim_scale(b.available),
         'heldForTrades', trim_scale(b.held), 'totalBalance', trim_scale(b.available + b.held)))
 FROM b"""
 
-PORTFOLIO_EVENT_SQL = """
-SELECT {event_id}::uuid, p.user_id, 'portfolio.updated', jsonb_build_object(
-    'id', {event_id}::text, 'type', 'portfolio.updated', 'userId', p.user_id,
-    'occurredAt', {occurred_at}::text,
+PORTFOLIO_EVENT_SQL = f"""
+SELECT {{event_id}}::uuid, p.user_id, 'portfolio.updated', jsonb_build_object(
+    'id', {{event_id}}::text, 'type', 'portfolio.updated', 'userId', p.user_id,
+    'occurredAt', {{occurred_at}}::text, 'schemaVersion', {PortfolioUpdated.schema_version},
     'data', jsonb_build_object('stockSymbol', p.symbol, 'quantity', p.quantity,
         'heldQuantity', p.held_quantity, 'averagePurchasePrice', trim_scale(p.average_price),
         'realizedPnl', trim_scale(p.realized_pnl)))
 FROM p"""
 
+# The placement statements' parameters (built by `_placement_args`):
+#   $1 user_id         $2 trade_id          $3 client_order_id   $4 idempotency_key
+#   $5 request_hash    $6 symbol            $7 side              $8 order_type
+#   $9 time_in_force   $10 quantity         $11 limit_price      $12 hold_price
+#   $13 created_at     $14 placed event id  $15 placed envelope  $16 update event id
+#   $17 occurred_at (RFC 3339 text)          $18 cash hold (buys only)
+#
 # The trade row is inserted from the hold's result, so it exists only if the hold
 # was taken. A repeated key makes the INSERT fail on its unique constraint, which
 # undoes the hold too: the caller then returns the original trade.
@@ -86,10 +101,11 @@ events AS (
     SELECT $14::uuid, p.user_id, 'trade.placed', $15::jsonb FROM p, new_trade
     UNION ALL {PORTFOLIO_EVENT_SQL.format(event_id="$16", occurred_at="$17")}
 )
-SELECT quantity, held_quantity FROM p"""
+SELECT quantity, held_quantity, average_price, realized_pnl FROM p"""
 
-# Funding: the account changes first, the journal row follows from it; a repeated
-# reference fails the journal's unique constraint and undoes the change.
+# Funding: $1 user_id, $2 kind, $3 amount, $4 reference, $5 at, $6 event id,
+# $7 occurred_at (text). The account changes first, the journal row follows from it;
+# a repeated reference fails the journal's unique constraint and undoes the change.
 _FUNDING_TAIL = f"""
 journal AS (
     INSERT INTO ledger (user_id, kind, amount, reference, created_at)
@@ -123,40 +139,50 @@ def _refusal(order: Order) -> Exception:
     return InsufficientShares(f"fewer than {order.quantity} {order.symbol} shares are free to sell")
 
 
-class Commands:
-    """Placement, funding and the unit of work for the rest, over one asyncpg pool."""
+def _placement_args(new: NewOrder) -> tuple[object, ...]:
+    order, placed = new.placed.order, new.placed
+    args: tuple[object, ...] = (
+        order.user_id, order.trade_id, order.client_order_id, new.idempotency_key, new.request_hash,
+        order.symbol, str(order.side), str(order.order_type), str(order.time_in_force),
+        order.quantity, order.limit_price, order.hold_price, order.created_at,
+        placed.id, encode_event(placed), new.update_event_id, rfc3339(placed.occurred_at),
+    )
+    return (*args, order.initial_cash_hold) if order.side is Side.BUY else args
 
-    def __init__(self, pool: asyncpg.Pool, on_commit: Callable[[], None] = lambda: None):
+
+async def _nothing_after(events: Sequence[Event]) -> None:
+    return None
+
+
+class PgCommandStore:
+    """Placement, funding and the unit of work for the rest, over one asyncpg pool.
+    `after_commit` runs after every commit (see `tickerdesk.app.post_commit`)."""
+
+    def __init__(self, pool: asyncpg.Pool, after_commit: AfterCommit = _nothing_after):
         self.pool = pool
-        self._on_commit = on_commit  # wakes an in-process relay
+        self._after_commit = after_commit
 
-    async def place(
-        self, order: Order, *, idempotency_key: str | None, request_hash: str, placed: Event,
-        update_event_id: str,
-    ) -> bool:
-        """Insert the order with its hold and its events (`trade.placed`, then
-        `balance.updated` for a buy or `portfolio.updated` for a sell, built in SQL
-        from the new balance). False: a trade with one of its keys already exists."""
-        args = (
-            order.user_id, order.trade_id, order.client_order_id, idempotency_key, request_hash,
-            order.symbol, str(order.side), str(order.order_type), str(order.time_in_force),
-            order.quantity, order.limit_price, order.hold_price, order.created_at,
-        )
-        args += (placed.id, placed.envelope(), update_event_id, rfc3339(placed.occurred_at))
-        if order.side is Side.BUY:
-            sql, args = PLACE_BUY, (*args, order.initial_cash_hold)
-        else:
-            sql = PLACE_SELL
+    async def place(self, new: NewOrder) -> BalanceUpdated | PortfolioUpdated | None:
+        order = new.placed.order
+        sql = PLACE_BUY if order.side is Side.BUY else PLACE_SELL
         try:
-            row = await self.pool.fetchrow(sql, *args)
+            row = await self.pool.fetchrow(sql, *_placement_args(new))
         except asyncpg.UniqueViolationError:
-            return False
+            return None
         except asyncpg.CheckViolationError:
             raise _refusal(order) from None
         if row is None:  # no account, or no position in this stock
             raise _refusal(order)
-        self._on_commit()
-        return True
+        at, user = new.placed.occurred_at, order.user_id
+        update: BalanceUpdated | PortfolioUpdated
+        if order.side is Side.BUY:
+            update = BalanceUpdated(id=new.update_event_id, user_id=user, occurred_at=at,
+                                    balance=balance_from_row(row))
+        else:
+            update = PortfolioUpdated(id=new.update_event_id, user_id=user, occurred_at=at,
+                                      position=position_from_row(order.symbol, row))
+        await self._after_commit([new.placed, update])
+        return update
 
     async def find_by_keys(
         self, user_id: str, client_order_id: str | None, idempotency_key: str | None
@@ -169,14 +195,12 @@ class Commands:
         return [(order_from_row(r), r["request_hash"]) for r in rows]
 
     async def fund(
-        self, user_id: str, entry: LedgerEntry, reference: str | None, event: Event
-    ) -> Balance | None:
-        """Deposit or withdraw. None: the instruction with this reference was already applied."""
+        self, user_id: str, entry: LedgerEntry, reference: str | None, event_id: str, at: datetime
+    ) -> BalanceUpdated | None:
         sql = DEPOSIT if entry.kind is LedgerKind.DEPOSIT else WITHDRAW
         try:
             row = await self.pool.fetchrow(
-                sql, user_id, str(entry.kind), entry.amount, reference, event.occurred_at, event.id,
-                rfc3339(event.occurred_at),
+                sql, user_id, str(entry.kind), entry.amount, reference, at, event_id, rfc3339(at),
             )
         except asyncpg.UniqueViolationError:
             return None
@@ -184,25 +208,25 @@ class Commands:
             row = None
         if row is None:
             raise InsufficientFunds(f"the available balance is lower than {entry.amount}")
-        self._on_commit()
-        return balance_from_row(row)
+        updated = BalanceUpdated(id=event_id, user_id=user_id, occurred_at=at, balance=balance_from_row(row))
+        await self._after_commit([updated])
+        return updated
 
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+    async def unit_of_work(self) -> AsyncIterator[PgUnitOfWork]:
         async with self.pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn)
+            uow = PgUnitOfWork(conn)
             yield uow
-        if uow.wrote_events:
-            self._on_commit()
+        if uow.events:
+            await self._after_commit(uow.events)
 
 
-class UnitOfWork:
-    """One transaction. Locks are taken in one order everywhere (trade, position,
-    account) so that concurrent commands on one user cannot deadlock."""
+class PgUnitOfWork:
+    """One transaction; see `tickerdesk.app.ports.UnitOfWork`."""
 
     def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
-        self.wrote_events = False
+        self.events: list[Event] = []
 
     async def lock_order(self, user_id: str, trade_id: str) -> Order | None:
         row = await self.conn.fetchrow(
@@ -223,19 +247,17 @@ class UnitOfWork:
     async def record_execution(
         self, order: Order, execution_id: str, quantity: int, price: Decimal, at: datetime
     ) -> bool:
-        """False when this execution id was applied before: the report is a repeat."""
         status = await self.conn.execute(
             """INSERT INTO executions (user_id, execution_id, trade_id, symbol, side, quantity, price,
                    executed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
             order.user_id, execution_id, order.trade_id, order.symbol, str(order.side), quantity,
             price, at,
         )
-        return status.endswith(" 1")
+        return bool(status.endswith(" 1"))
 
-    async def post(self, user_id: str, entries: list[LedgerEntry], trade_id: str | None, at: datetime) -> Balance:
-        """Append entries to the journal and move the balance by the same amounts."""
-        available = sum((LEDGER_DELTAS[e.kind][0] * e.amount for e in entries), Decimal(0))
-        held = sum((LEDGER_DELTAS[e.kind][1] * e.amount for e in entries), Decimal(0))
+    async def post(self, user_id: str, entries: Sequence[LedgerEntry], trade_id: str | None,
+                   at: datetime) -> Balance:
+        available, held = balance_delta(entries)
         row = await self.conn.fetchrow(
             """WITH journal AS (
                    INSERT INTO ledger (user_id, kind, amount, trade_id, created_at)
@@ -266,14 +288,13 @@ class UnitOfWork:
             position.average_price, position.realized_pnl, at,
         )
 
-    async def add_events(self, events: list[Event]) -> None:
+    async def add_events(self, events: Sequence[Event]) -> None:
         if not events:
             return
         await self.conn.execute(
             """INSERT INTO outbox (event_id, user_id, type, payload)
                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])""",
             [e.id for e in events], [e.user_id for e in events], [str(e.type) for e in events],
-            [e.envelope() for e in events],
+            [encode_event(e) for e in events],
         )
-        self.wrote_events = True
-
+        self.events.extend(events)

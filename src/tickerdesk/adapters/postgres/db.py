@@ -9,31 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import asyncpg
-import simplejson
 
 from tickerdesk.adapters.postgres.seed import seed_rows
+from tickerdesk.codec import dumps, loads
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
-
-
-def dumps(value: Any) -> str:
-    """JSON with exact decimals (numbers, never floats) and RFC 3339 timestamps."""
-    return simplejson.dumps(value, use_decimal=True, default=_default, separators=(",", ":"))
-
-
-def loads(text: str | bytes) -> Any:
-    return simplejson.loads(text, use_decimal=True)
-
-
-def _default(value: Any) -> Any:
-    from tickerdesk.app.views import rfc3339
-
-    if hasattr(value, "astimezone"):
-        return rfc3339(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

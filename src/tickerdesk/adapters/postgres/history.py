@@ -8,19 +8,23 @@ id (ids are time-ordered), so replays and stragglers change nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
+from tickerdesk.app.views import trade_view
+from tickerdesk.domain.events import Event, TradeCancelRequested, TradeEvent
 
 
-class HistoryStore:
+class PgHistory:
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
 
-    async def project(self, events: list[dict[str, Any]]) -> None:
-        trades = [e for e in events if e["type"].startswith("trade.") and e["type"] != "trade.cancelRequested"]
-        if not trades:
+    async def project(self, events: Sequence[Event]) -> None:
+        latest = _latest_per_trade([e for e in events if isinstance(e, TradeEvent)
+                                    and not isinstance(e, TradeCancelRequested)])
+        if not latest:
             return
         await self.pool.execute(
             """INSERT INTO trade_history AS h (user_id, trade_id, symbol, status, filled_quantity, trade,
@@ -35,8 +39,8 @@ class HistoryStore:
                    last_event_id = excluded.last_event_id, updated_at = excluded.updated_at,
                    projected_at = now()
                WHERE h.last_event_id < excluded.last_event_id""",
-            [_trade_of(e) for e in _latest_per_trade(trades)],
-            [e["id"] for e in _latest_per_trade(trades)],
+            [trade_view(e.order) for e in latest],
+            [e.id for e in latest],
         )
 
     async def trades(
@@ -63,18 +67,11 @@ class HistoryStore:
         return [r["trade"] for r in rows]
 
 
-def _trade_of(event: dict[str, Any]) -> dict[str, Any]:
-    trade = dict(event["data"])
-    trade.pop("lastQuantity", None)
-    trade.pop("lastPrice", None)
-    return trade
-
-
-def _latest_per_trade(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _latest_per_trade(events: list[TradeEvent]) -> list[TradeEvent]:
     """One event per trade (the newest), since one statement cannot update a row twice."""
-    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    latest: dict[tuple[str, str], TradeEvent] = {}
     for event in events:
-        key = (event["userId"], event["data"]["tradeId"])
-        if key not in latest or str(latest[key]["id"]) < str(event["id"]):
+        key = (event.user_id, event.order.trade_id)
+        if key not in latest or latest[key].id < event.id:
             latest[key] = event
     return list(latest.values())

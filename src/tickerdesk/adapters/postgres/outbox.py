@@ -1,4 +1,4 @@
-"""The outbox relay and the notification inbox, on PostgreSQL.
+"""The outbox relay, on PostgreSQL.
 
 The relay claims a batch of committed events (SKIP LOCKED, so several relays
 share the work without publishing one event twice), hands it to `publish`, and
@@ -17,6 +17,9 @@ import asyncpg
 import structlog
 
 from tickerdesk.metrics import OUTBOX_LAG
+
+# The relay moves envelopes (the wire form): to RabbitMQ as they are, or, in one
+# process, to a bus that decodes them for the consumers.
 
 log = structlog.get_logger(__name__)
 
@@ -71,31 +74,3 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(idle_seconds)
-
-
-class Inbox:
-    """Each user's notifications: one row per event id, however often it arrives."""
-
-    def __init__(self, pool: asyncpg.Pool):
-        self.pool = pool
-
-    async def store(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Store events once; return their notifications (with `seq`), in `seq` order.
-
-        An event stored before (a redelivery) comes back with its original `seq`, so a
-        notifier that died between storing and pushing pushes it now; connections drop
-        any `seq` they already sent."""
-        if not events:
-            return []
-        rows = await self.pool.fetch(
-            """INSERT INTO notifications AS n (user_id, event_id, type, payload, created_at)
-               SELECT u, e, t, p, o::timestamptz
-               FROM unnest($1::text[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[])
-                    WITH ORDINALITY AS x(u, e, t, p, o, i)
-               ORDER BY i
-               ON CONFLICT (user_id, event_id) DO UPDATE SET type = n.type  -- a no-op, to return the row
-               RETURNING seq, payload""",
-            [e["userId"] for e in events], [e["id"] for e in events], [e["type"] for e in events],
-            events, [e["occurredAt"] for e in events],
-        )
-        return sorted(({"seq": r["seq"], **r["payload"]} for r in rows), key=lambda n: n["seq"])

@@ -1,4 +1,4 @@
-"""The read side: every query filters by user first, and pages by a cursor."""
+"""The read side of the books: every query filters by user first, and pages by a cursor."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tickerdesk.domain.orders import Order
 from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
 
 
-class Reads:
+class PgQueries:
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
 
@@ -103,11 +103,3 @@ class Reads:
             user_id,
         )
         return [position_from_row(r["symbol"], r) for r in rows]
-
-    async def notifications(self, user_id: str, *, after: int | None, limit: int) -> list[dict[str, Any]]:
-        rows = await self.pool.fetch(
-            """SELECT seq, payload FROM notifications WHERE user_id = $1 AND seq > $2
-               ORDER BY seq LIMIT $3""",
-            user_id, after or 0, limit,
-        )
-        return [{"seq": r["seq"], **r["payload"]} for r in rows]

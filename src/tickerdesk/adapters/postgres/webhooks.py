@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,8 @@ from typing import Any
 import asyncpg
 
 from tickerdesk.domain.errors import InvalidRequest
-from tickerdesk.domain.events import USER_FACING
+from tickerdesk.codec import encode_event
+from tickerdesk.domain.events import Event
 
 SECRET_PREFIX = "whsec_"
 MAX_WEBHOOKS_PER_USER = 20
@@ -76,7 +78,7 @@ def _count(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-class WebhookStore:
+class PgWebhooks:
     def __init__(self, pool: asyncpg.Pool, *, max_per_user: int = MAX_WEBHOOKS_PER_USER):
         self.pool = pool
         self.max_per_user = max_per_user
@@ -147,10 +149,10 @@ class WebhookStore:
 
     # -- the dispatcher's and sender's side -----------------------------------
 
-    async def enqueue(self, events: list[dict[str, Any]]) -> int:
+    async def enqueue(self, events: Sequence[Event]) -> int:
         """One pending delivery per user-facing event and matching active webhook of
         the event's user. Returns how many were new (repeats of an event add none)."""
-        events = [e for e in events if e.get("type") in USER_FACING and e.get("userId")]
+        events = [e for e in events if e.user_facing]
         if not events:
             return 0
         status = await self.pool.execute(
@@ -161,7 +163,8 @@ class WebhookStore:
                  ON w.user_id = x.u AND w.active AND (w.event_types IS NULL OR x.t = ANY (w.event_types))
                ORDER BY x.n, w.created_at, w.webhook_id
                ON CONFLICT ON CONSTRAINT webhook_deliveries_once DO NOTHING""",
-            [e["userId"] for e in events], [e["id"] for e in events], [e["type"] for e in events], events,
+            [e.user_id for e in events], [e.id for e in events], [str(e.type) for e in events],
+            [encode_event(e) for e in events],
         )
         return _count(status)
 

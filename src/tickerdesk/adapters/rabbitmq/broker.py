@@ -32,12 +32,17 @@ from typing import Any
 import aio_pika
 import structlog
 
+from tickerdesk.codec import dumps, loads
 from tickerdesk.domain.errors import DomainError
-from tickerdesk.adapters.postgres.db import dumps, loads
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+# Errors that retrying can never fix: a broken domain rule, or an event this code
+# cannot read. A consumer parks such a message in its dead-letter queue at once;
+# anything else (a database or network outage) is retried.
+PERMANENT: tuple[type[Exception], ...] = (DomainError,)
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,7 @@ class Broker:
                 await handle(body)
                 await message.ack()
                 return
-            except DomainError as error:  # can never succeed: park it for an operator
+            except PERMANENT as error:  # can never succeed: park it for an operator
                 await self._dead_letter(queue_name, body, message, default, error)
                 return
             except Exception as error:
@@ -250,7 +255,7 @@ class Broker:
         try:
             await handle(body)
         except Exception as error:
-            if isinstance(error, DomainError) or attempt >= spec.max_attempts:
+            if isinstance(error, PERMANENT) or attempt >= spec.max_attempts:
                 await self._dead_letter(queue_name, body, message, default, error)
             else:
                 log.warning("consumer failed; retrying later", consumer=spec.name, attempt=attempt,

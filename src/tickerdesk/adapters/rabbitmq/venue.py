@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from tickerdesk.app.ports import VenueOrder
 from tickerdesk.adapters.rabbitmq.broker import Broker
-from tickerdesk.adapters.venue_wire import order_to_wire
+from tickerdesk.codec import order_to_wire
 
 
 class BrokerVenue:

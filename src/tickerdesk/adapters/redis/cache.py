@@ -10,18 +10,18 @@ counter closes it:
     await cache.put(kind, user, value, version=v)   # stored only if still v
 
 and writers call `invalidate(user)` AFTER their commit, which bumps the version
-and drops the user's entries. Redis serves a fleet; the in-process twin serves
+and drops the user's entries (`tickerdesk.app.post_commit` does, once per commit).
+Redis serves a fleet; the in-process twin (`adapters/memory/cache.py`) serves
 `tickerdesk up`.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import redis.asyncio
 
-from tickerdesk.adapters.postgres.db import dumps, loads
+from tickerdesk.codec import dumps, loads
 
 KINDS = ("balance", "portfolio")
 # Outlives any value by far, so a put delayed past a bump still sees the bump;
@@ -40,20 +40,20 @@ return 1
 """
 
 
-def _check_kind(kind: str) -> None:
+def check_kind(kind: str) -> None:
     # invalidate() drops exactly KINDS; any other kind would never be invalidated.
     if kind not in KINDS:
         raise ValueError(f"unknown cache kind {kind!r}; expected one of {KINDS}")
 
 
-def _check_ttl(ttl_seconds: int) -> None:
+def check_ttl(ttl_seconds: int) -> None:
     if ttl_seconds < 1:
         raise ValueError("ttl_seconds must be at least 1")
 
 
 class RedisReadCache:
     def __init__(self, redis: redis.asyncio.Redis, *, prefix: str = "tickerdesk", ttl_seconds: int = 30):
-        _check_ttl(ttl_seconds)
+        check_ttl(ttl_seconds)
         self._redis, self._prefix, self._ttl = redis, prefix, ttl_seconds
         self._put_if_current = redis.register_script(_PUT_IF_CURRENT)
 
@@ -64,12 +64,12 @@ class RedisReadCache:
         return f"{self._prefix}:cache:version:{user_id}"
 
     async def get(self, kind: str, user_id: str) -> dict[str, Any] | None:
-        _check_kind(kind)
+        check_kind(kind)
         text = await self._redis.get(self._key(kind, user_id))
         return None if text is None else loads(text)
 
     async def put(self, kind: str, user_id: str, value: dict[str, Any], *, version: int) -> None:
-        _check_kind(kind)
+        check_kind(kind)
         await self._put_if_current(
             keys=[self._key(kind, user_id), self._version_key(user_id)],
             args=[version, dumps(value), self._ttl],
@@ -84,47 +84,3 @@ class RedisReadCache:
 
     async def version(self, user_id: str) -> int:
         return int(await self._redis.get(self._version_key(user_id)) or 0)
-
-
-class MemoryReadCache:
-    """The same contract in one process. Nothing awaits between check and store,
-    so the event loop makes each call atomic. Values are kept as JSON text so that
-    a caller mutating what it got cannot change what the next caller gets."""
-
-    def __init__(self, *, ttl_seconds: int = 30):
-        _check_ttl(ttl_seconds)
-        self._ttl = ttl_seconds
-        self._values: dict[tuple[str, str], tuple[float, str]] = {}
-        # One int per user ever invalidated: forgetting one could let a stale put through.
-        self._versions: dict[str, int] = {}
-
-    async def get(self, kind: str, user_id: str) -> dict[str, Any] | None:
-        _check_kind(kind)
-        entry = self._values.get((kind, user_id))
-        if entry is None:
-            return None
-        expires_at, text = entry
-        if time.monotonic() >= expires_at:
-            del self._values[(kind, user_id)]
-            return None
-        return loads(text)
-
-    async def put(self, kind: str, user_id: str, value: dict[str, Any], *, version: int) -> None:
-        _check_kind(kind)
-        if self._versions.get(user_id, 0) == version:
-            self._values[(kind, user_id)] = (time.monotonic() + self._ttl, dumps(value))
-
-    async def invalidate(self, user_id: str) -> None:
-        self._versions[user_id] = self._versions.get(user_id, 0) + 1
-        for kind in KINDS:
-            self._values.pop((kind, user_id), None)
-
-    async def version(self, user_id: str) -> int:
-        return self._versions.get(user_id, 0)
-
-
-def redis_client(url: str, max_connections: int = 64) -> redis.asyncio.Redis:
-    """A client whose pool waits for a free connection instead of failing when busy
-    (redis-py's default pool raises once `max_connections` commands are in flight)."""
-    pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10)
-    return redis.asyncio.Redis.from_pool(pool)

@@ -21,7 +21,7 @@ from tickerdesk.app.ports import ExecutionReport, ReportKind, ReportSink, VenueO
 from tickerdesk.domain.errors import DomainError
 from tickerdesk.domain.money import MONEY_STEP
 from tickerdesk.domain.orders import Side, TimeInForce
-from tickerdesk.adapters.memory.price_book import MemoryPriceBook
+from tickerdesk.app.ports import PriceBook
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,7 @@ def _now() -> datetime:
 class SimVenue:
     def __init__(
         self,
-        prices: MemoryPriceBook,
+        prices: PriceBook,
         sink: ReportSink,
         *,
         on_prices: Callable[[dict[str, Decimal]], object] | None = None,

@@ -1,20 +1,16 @@
-"""The execution applier: every report from the venue becomes one transaction; the
-user's cached balance and portfolio are dropped as soon as it commits."""
+"""The execution applier: every report from the venue becomes one transaction (the
+store's post-commit effects drop the user's cached balance and portfolio)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from tickerdesk.adapters.postgres.commands import Commands
 from tickerdesk.app.apply_execution import apply_execution
-from tickerdesk.app.ports import ExecutionReport
+from tickerdesk.app.ports import Clock, CommandStore, ExecutionReport
 
 
 class ExecutionApplier:
-    def __init__(self, commands: Commands, cache=None):
+    def __init__(self, commands: CommandStore, clock: Clock):
         self.commands = commands
-        self.cache = cache
+        self.clock = clock
 
     async def on_report(self, report: ExecutionReport) -> None:
-        if await apply_execution(report, commands=self.commands, now=datetime.now(UTC)) and self.cache:
-            await self.cache.invalidate(report.account)
+        await apply_execution(report, commands=self.commands, clock=self.clock)

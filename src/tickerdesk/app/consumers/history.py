@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from tickerdesk.adapters.postgres.history import HistoryStore
+from tickerdesk.app.ports import History
+from tickerdesk.domain.events import Event
 
 
 class HistoryProjector:
-    def __init__(self, store: HistoryStore):
-        self.store = store
+    def __init__(self, history: History):
+        self.history = history
 
-    async def handle(self, events: list[dict[str, Any]]) -> None:
-        await self.store.project(events)
+    async def handle(self, events: Sequence[Event]) -> None:
+        await self.history.project(events)

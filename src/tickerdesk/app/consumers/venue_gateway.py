@@ -3,30 +3,16 @@ venue orders and cancels. Repeats are harmless: the venue keeps one order per id
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from collections.abc import Sequence
 
 from tickerdesk.app.ports import Venue, VenueOrder
-from tickerdesk.domain.events import EventType
-from tickerdesk.domain.orders import Order, Side, TimeInForce
+from tickerdesk.domain.events import Event, TradeCancelRequested, TradePlaced
+from tickerdesk.domain.orders import Order
 
 
-def venue_order_from_trade(trade: dict[str, Any]) -> VenueOrder:
-    """A market buy goes out as a limit at its collar (`holdPrice`); a market sell without one."""
-    limit = trade["limitPrice"] if trade["orderType"] == "limit" else trade["holdPrice"]
-    return VenueOrder(
-        trade_id=trade["tradeId"],
-        account=trade["userId"],
-        symbol=trade["stockSymbol"],
-        side=Side(trade["tradeType"]),
-        quantity=trade["quantity"],
-        limit_price=Decimal(limit) if limit is not None else None,
-        time_in_force=TimeInForce(trade["timeInForce"]),
-    )
-
-
-def venue_order_from_order(order: Order) -> VenueOrder:
-    """The order as the venue should hold it now: its unfilled remainder."""
+def venue_order_for(order: Order) -> VenueOrder:
+    """The order as the venue should hold it now: its unfilled remainder. A market buy
+    goes out as a limit at its collar (its hold price); a market sell without one."""
     return VenueOrder(
         trade_id=order.trade_id,
         account=order.user_id,
@@ -42,10 +28,10 @@ class VenueGateway:
     def __init__(self, venue: Venue):
         self.venue = venue
 
-    async def handle(self, events: list[dict[str, Any]]) -> None:
+    async def handle(self, events: Sequence[Event]) -> None:
         for event in events:
-            if event["type"] == EventType.TRADE_PLACED:
-                await self.venue.submit(venue_order_from_trade(event["data"]))
-            elif event["type"] == EventType.TRADE_CANCEL_REQUESTED:
-                trade = event["data"]
-                await self.venue.cancel(trade["tradeId"], trade["userId"], trade["stockSymbol"])
+            if isinstance(event, TradePlaced):
+                await self.venue.submit(venue_order_for(event.order))
+            elif isinstance(event, TradeCancelRequested):
+                order = event.order
+                await self.venue.cancel(order.trade_id, order.user_id, order.symbol)

@@ -1,16 +1,21 @@
 """The FastAPI application: routes, auth, error mapping. Thin: every route parses,
-authorizes, calls one use case or query, and maps the result."""
+authorizes, calls one use case or query, and maps the result.
+
+The app is given its `Services` (ports filled with adapters by `tickerdesk.bootstrap`)
+or a way to open a process that has them; it never names an adapter itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI
 
 from tickerdesk import __version__
+from tickerdesk.app.services import Services
 from tickerdesk.config import Settings
-from tickerdesk.bootstrap import Runtime
 from tickerdesk.entrypoints.http import errors
 from tickerdesk.entrypoints.http.auth import TokenVerifier
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
@@ -18,22 +23,34 @@ from tickerdesk.entrypoints.http.middleware import RequestContext
 from tickerdesk.entrypoints.http.routes import account, admin, health, market, stream, trading, webhooks
 
 
+class Process(Protocol):
+    """What the app serves: services, and a life to start and end."""
+
+    services: Services
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 def create_app(
     settings: Settings,
-    runtime: Runtime | None = None,
-    open_runtime: Callable[[], Awaitable[Runtime]] | None = None,
+    services: Services | None = None,
+    open_process: Callable[[], Awaitable[Process]] | None = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
-    """Serve `runtime` if given (tests), else open one at start-up and close it at shutdown."""
+    """Serve `services` if given (tests own their process), else open a process at
+    start-up and close it at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if runtime is not None:  # the caller owns it (set on app.state below)
+        if services is not None:  # the caller owns it (set on app.state below)
             yield
             return
-        opened = await open_runtime()
+        assert open_process is not None, "create_app needs services or open_process"
+        opened = await open_process()
         await opened.start()
-        app.state.runtime = opened
+        app.state.services = opened.services
         try:
             yield
         finally:
@@ -48,9 +65,10 @@ def create_app(
         default_response_class=ExactJSONResponse,
         lifespan=lifespan,
     )
+    app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
-    if runtime is not None:
-        app.state.runtime = runtime
+    if services is not None:
+        app.state.services = services
     errors.install(app)
     for module in (trading, account, stream, webhooks, market, admin, health):
         app.include_router(module.router)

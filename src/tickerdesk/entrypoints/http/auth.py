@@ -12,7 +12,7 @@ import jwt
 from fastapi import Request
 
 from tickerdesk.config import Settings
-from tickerdesk.entrypoints.http.errors import Forbidden, Unauthenticated
+from tickerdesk.entrypoints.http.refusals import Forbidden, Unauthenticated
 
 MAX_USER_ID = 128
 MAX_CACHED_TOKENS = 100_000  # at most five minutes each

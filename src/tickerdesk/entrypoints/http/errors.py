@@ -1,4 +1,8 @@
-"""Every error as RFC 9457 problem+json with a machine-readable `code`, mapped in one place."""
+"""Every error as RFC 9457 problem+json with a machine-readable `code`, mapped in one place.
+
+`STATUS` is the only place that knows which HTTP status a refusal gets: domain errors
+and edge refusals carry a code and a detail, never a status.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,56 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tickerdesk.domain.errors import DomainError
-from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, RequestInvalid
+from tickerdesk.domain.errors import (
+    DomainError,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InsufficientShares,
+    InvalidRequest,
+    InvalidTransition,
+    NotCancelable,
+    NotFound,
+    UnknownSymbol,
+    UnsupportedEvent,
+)
+from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
+from tickerdesk.entrypoints.http.refusals import (
+    BodyTooLarge,
+    Forbidden,
+    MalformedBody,
+    RateLimited,
+    Refusal,
+    RequestInvalid,
+    Unauthenticated,
+)
 
 log = structlog.get_logger(__name__)
 
+STATUS: dict[type[Exception], int] = {
+    InvalidRequest: 422,
+    UnknownSymbol: 422,
+    InsufficientFunds: 422,
+    InsufficientShares: 422,
+    NotFound: 404,
+    NotCancelable: 409,
+    IdempotencyConflict: 409,
+    InvalidTransition: 409,
+    UnsupportedEvent: 422,
+    MalformedBody: 400,
+    RequestInvalid: 422,
+    BodyTooLarge: 413,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    RateLimited: 429,
+}
 
-class Unauthenticated(DomainError):
-    code = "unauthenticated"
-    status = 401
 
-
-class Forbidden(DomainError):
-    code = "forbidden"
-    status = 403
+def status_of(error: Exception) -> int:
+    """The status of the nearest class in `STATUS` (a new subclass inherits its parent's)."""
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 422
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> ExactJSONResponse:
@@ -39,12 +79,14 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> ExactJSONRespo
     return ExactJSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
-async def _domain_error(request: Request, error: DomainError) -> ExactJSONResponse:
+async def _refused(request: Request, error: Exception) -> ExactJSONResponse:
+    assert isinstance(error, DomainError | Refusal)
     extra = {"errors": error.errors} if isinstance(error, RequestInvalid) else {}
-    return problem(error.status, error.code, error.detail, **extra)
+    return problem(status_of(error), error.code, error.detail, **extra)
 
 
-async def _validation_error(request: Request, error: RequestValidationError) -> ExactJSONResponse:
+async def _validation_error(request: Request, error: Exception) -> ExactJSONResponse:
+    assert isinstance(error, RequestValidationError)
     errors = [
         {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()
     ]
@@ -52,7 +94,8 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return problem(400, "invalid_request", detail, errors=errors)
 
 
-async def _http_error(request: Request, error: StarletteHTTPException) -> ExactJSONResponse:
+async def _http_error(request: Request, error: Exception) -> ExactJSONResponse:
+    assert isinstance(error, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
         error.status_code, "invalid_request"
     )
@@ -65,7 +108,8 @@ async def _unexpected(request: Request, error: Exception) -> ExactJSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(DomainError, _refused)
+    app.add_exception_handler(Refusal, _refused)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -15,20 +15,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from tickerdesk.adapters.postgres.db import dumps
-from tickerdesk.domain.errors import DomainError
+from tickerdesk.codec import dumps
+from tickerdesk.entrypoints.http.refusals import BodyTooLarge, MalformedBody, RequestInvalid
 
 M = TypeVar("M", bound=BaseModel)
 
-
-class MalformedBody(DomainError):
-    code = "invalid_request"
-    status = 400
-
-
-class BodyTooLarge(DomainError):
-    code = "invalid_request"
-    status = 413
 
 
 class ExactJSONResponse(JSONResponse):
@@ -69,13 +60,3 @@ async def parse_model(request: Request, model: type[M], limit: int) -> M:
     except ValidationError as error:
         raise RequestInvalid(error) from None
 
-
-class RequestInvalid(DomainError):
-    """Schema errors, with each offending field named."""
-
-    def __init__(self, error: ValidationError):
-        self.errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
-            for e in error.errors(include_url=False, include_input=False)
-        ]
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in self.errors))

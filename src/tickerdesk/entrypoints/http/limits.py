@@ -9,25 +9,39 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 
-from tickerdesk.adapters.redis.rate_limit import headers
-from tickerdesk.domain.errors import DomainError
+import math
+
+from tickerdesk.app.rate_limits import Decision
+from tickerdesk.entrypoints.http.refusals import RateLimited
 from tickerdesk.entrypoints.http.auth import Principal, current_admin, current_user
-
-
-class RateLimited(DomainError):
-    code = "rate_limited"
-    status = 429
 
 
 def rate_limited(group: str, *, admin: bool = False) -> Callable[..., Awaitable[Principal]]:
     authenticate = current_admin if admin else current_user
 
     async def dependency(request: Request, principal: Principal = Depends(authenticate)) -> Principal:
-        runtime = request.app.state.runtime
-        decision = await runtime.limiter.hit(f"{group}:{principal.user_id}", runtime.limits[group])
+        services = request.app.state.services
+        decision = await services.limiter.hit(f"{group}:{principal.user_id}", services.limits[group])
         request.state.response_headers = headers(decision)
         if not decision.allowed:
             raise RateLimited(f"too many {group} requests; retry after {request.state.response_headers['Retry-After']} s")
         return principal
 
     return dependency
+
+
+def _whole_seconds(seconds: float) -> int:
+    # Rounded to the microsecond first, so float noise (2.0000000001) does not add a second.
+    return math.ceil(round(seconds, 6))
+
+
+def headers(decision: Decision) -> dict[str, str]:
+    """IETF draft RateLimit fields, plus Retry-After (at least 1 s) on a refusal."""
+    fields = {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(_whole_seconds(decision.reset_seconds)),
+    }
+    if not decision.allowed:
+        fields["Retry-After"] = str(max(1, _whole_seconds(decision.retry_after)))
+    return fields

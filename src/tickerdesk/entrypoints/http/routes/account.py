@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from tickerdesk.app.views import balance_view, holding_view, position_from_view, position_view
+from tickerdesk.app.services import Services
+from tickerdesk.app.views import balance_view, holding_view, position_view
+from tickerdesk.codec import encode_notification, position_from_view
 from tickerdesk.domain.money import plain
 from tickerdesk.entrypoints.http.auth import Principal
-from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
-from tickerdesk.entrypoints.http.routes.common import page, runtime_of
+from tickerdesk.entrypoints.http.limits import rate_limited
+from tickerdesk.entrypoints.http.routes.common import page, services_of
 
 router = APIRouter(tags=["account"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
@@ -22,12 +25,12 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 @router.get("/balance")
 async def balance(request: Request, user: User) -> ExactJSONResponse:
     """Served from the cache when fresh; every change to the balance drops the entry."""
-    runtime = runtime_of(request)
+    services = services_of(request)
 
-    async def load() -> dict:
-        return balance_view(user.user_id, await runtime.reads.balance(user.user_id))
+    async def load() -> dict[str, Any]:
+        return balance_view(user.user_id, await services.queries.balance(user.user_id))
 
-    return ExactJSONResponse(await cached(runtime, "balance", user.user_id, load))
+    return ExactJSONResponse(await cached(services, "balance", user.user_id, load))
 
 
 @router.get("/balance/ledger")
@@ -35,32 +38,33 @@ async def ledger(
     request: Request, user: User, limit: Limit = 50, cursor: Annotated[int | None, Query(ge=1)] = None
 ) -> ExactJSONResponse:
     """The cash journal, newest first: every deposit, withdrawal, hold, release, buy and sell."""
-    entries = await runtime_of(request).reads.ledger(user.user_id, cursor=cursor, limit=limit)
+    entries = await services_of(request).queries.ledger(user.user_id, cursor=cursor, limit=limit)
     return page(entries, limit, lambda e: e["entryId"])
 
 
 @router.get("/portfolio")
 async def portfolio(request: Request, user: User) -> ExactJSONResponse:
     """Positions come from the cache when fresh; they are valued at the current price."""
-    runtime = runtime_of(request)
+    services = services_of(request)
 
-    async def load() -> dict:
-        return {"positions": [holding_view(p) for p in await runtime.reads.positions(user.user_id)]}
+    async def load() -> dict[str, Any]:
+        return {"positions": [holding_view(p) for p in await services.queries.positions(user.user_id)]}
 
-    positions = (await cached(runtime, "portfolio", user.user_id, load))["positions"]
-    holdings = [position_view(position_from_view(p), runtime.prices.last(p["stockSymbol"])) for p in positions]
+    positions = (await cached(services, "portfolio", user.user_id, load))["positions"]
+    holdings = [position_view(position_from_view(p), services.prices.last(p["stockSymbol"])) for p in positions]
     total = plain(sum((h["marketValue"] for h in holdings if h["marketValue"] is not None), start=Decimal(0)))
     return ExactJSONResponse({"userId": user.user_id, "holdings": holdings, "totalValue": total})
 
 
-async def cached(runtime, kind: str, user_id: str, load) -> dict:
+async def cached(services: Services, kind: str, user_id: str,
+                 load: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     """Read through the cache. The version is taken before the database read, so a
     value read before a concurrent change is never stored after its invalidation."""
-    value = await runtime.cache.get(kind, user_id)
+    value = await services.cache.get(kind, user_id)
     if value is None:
-        version = await runtime.cache.version(user_id)
+        version = await services.cache.version(user_id)
         value = await load()
-        await runtime.cache.put(kind, user_id, value, version=version)
+        await services.cache.put(kind, user_id, value, version=version)
     return value
 
 
@@ -69,5 +73,6 @@ async def notifications(
     request: Request, user: User, after: Annotated[int | None, Query(ge=0)] = None, limit: Limit = 100
 ) -> ExactJSONResponse:
     """The inbox, oldest first after `after` (a `seq`); pass the last `seq` you saw to continue."""
-    items = await runtime_of(request).reads.notifications(user.user_id, after=after, limit=limit)
-    return ExactJSONResponse({"items": items, "next": items[-1]["seq"] if items else after})
+    items = await services_of(request).inbox.after(user.user_id, after=after, limit=limit)
+    return ExactJSONResponse({"items": [encode_notification(n) for n in items],
+                              "next": items[-1].seq if items else after})

@@ -11,25 +11,24 @@ from tickerdesk.app.views import balance_view
 from tickerdesk.domain.accounting import LedgerKind
 from tickerdesk.domain.errors import UnknownSymbol
 from tickerdesk.domain.money import plain
-from tickerdesk.bootstrap import utcnow
 from tickerdesk.entrypoints.http.auth import Principal
-from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
+from tickerdesk.entrypoints.http.limits import rate_limited
+from tickerdesk.entrypoints.http.routes.common import json_body, services_of, settings_of
 from tickerdesk.entrypoints.http.schemas import FundingIn, SimPriceIn
-from tickerdesk.entrypoints.http.routes.common import json_body, runtime_of
 
 router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, Depends(rate_limited("admin", admin=True))]
 
 
 async def _fund(request: Request, kind: LedgerKind) -> ExactJSONResponse:
-    runtime = runtime_of(request)
-    body = await parse_model(request, FundingIn, runtime.settings.max_body_bytes)
+    services = services_of(request)
+    body = await parse_model(request, FundingIn, settings_of(request).max_body_bytes)
     reference = body.reference or request.headers.get("idempotency-key")
-    balance = await fund(body.user_id, kind, body.amount, reference, commands=runtime.commands, now=utcnow())
-    await runtime.cache.invalidate(body.user_id)
+    balance = await fund(body.user_id, kind, body.amount, reference, commands=services.commands,
+                         clock=services.clock)
     if balance is None:  # a retried instruction: report the balance as it is now
-        balance = await runtime.reads.balance(body.user_id)
+        balance = await services.queries.balance(body.user_id)
         return ExactJSONResponse(balance_view(body.user_id, balance), headers={"Idempotent-Replayed": "true"})
     return ExactJSONResponse(balance_view(body.user_id, balance), status_code=201)
 
@@ -49,17 +48,17 @@ async def withdraw(request: Request, admin: Admin) -> ExactJSONResponse:
 @router.put("/sim/stocks/{symbol}", openapi_extra=json_body(SimPriceIn))
 async def set_price(request: Request, symbol: str, admin: Admin) -> ExactJSONResponse:
     """Simulated venue only: set the price (a price update: working orders may fill)."""
-    runtime = runtime_of(request)
+    services = services_of(request)
     symbol = symbol.upper()
-    if symbol not in runtime.instruments:
+    if symbol not in services.instruments:
         raise UnknownSymbol(f"{symbol!r} is not a tradable symbol")
-    body = await parse_model(request, SimPriceIn, runtime.settings.max_body_bytes)
-    await runtime.sim.set_price(symbol, body.price, body.liquidity)
+    body = await parse_model(request, SimPriceIn, settings_of(request).max_body_bytes)
+    await services.sim.set_price(symbol, body.price, body.liquidity)
     return ExactJSONResponse({"symbol": symbol, "price": plain(body.price), "liquidity": body.liquidity})
 
 
 @router.post("/sim/session/close")
 async def close_session(request: Request, admin: Admin) -> ExactJSONResponse:
     """Simulated venue only: end the trading day; `day` orders expire."""
-    await runtime_of(request).sim.close_session()
+    await services_of(request).sim.close_session()
     return ExactJSONResponse({"closed": True})

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
 from uuid import UUID
 
 from fastapi import Request
 
+from tickerdesk.app.services import Services
+from tickerdesk.config import Settings
 from tickerdesk.domain.errors import NotFound
-
-from tickerdesk.bootstrap import Runtime
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 
 
-def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def page(items: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], Any]) -> ExactJSONResponse:

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
-from tickerdesk.entrypoints.http.routes.common import runtime_of
+from tickerdesk.entrypoints.http.routes.common import services_of
 
 router = APIRouter(tags=["health"])
 
@@ -21,9 +21,9 @@ async def healthz() -> ExactJSONResponse:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> ExactJSONResponse:
-    runtime = runtime_of(request)
+    services = services_of(request)
     checks = {}
-    for name, check in runtime.checks.items():
+    for name, check in services.checks.items():
         try:
             await asyncio.wait_for(check(), 2.0)
             checks[name] = "ok"

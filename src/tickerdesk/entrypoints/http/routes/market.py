@@ -7,31 +7,31 @@ from fastapi import APIRouter, Request
 from tickerdesk.domain.errors import NotFound
 from tickerdesk.domain.money import plain
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
-from tickerdesk.entrypoints.http.routes.common import runtime_of
+from tickerdesk.entrypoints.http.routes.common import services_of
 
 router = APIRouter(tags=["market"])
 
 
-def _stock(runtime, symbol: str) -> dict:
-    instrument = runtime.instruments[symbol]
+def _stock(services, symbol: str) -> dict:
+    instrument = services.instruments[symbol]
     return {
         "symbol": symbol,
         "name": instrument.name,
         "lotSize": instrument.lot_size,
         "active": instrument.active,
-        "lastPrice": plain(runtime.prices.last(symbol)),
+        "lastPrice": plain(services.prices.last(symbol)),
     }
 
 
 @router.get("/stocks")
 async def stocks(request: Request) -> ExactJSONResponse:
-    runtime = runtime_of(request)
-    return ExactJSONResponse({"items": [_stock(runtime, s) for s in sorted(runtime.instruments)]})
+    services = services_of(request)
+    return ExactJSONResponse({"items": [_stock(services, s) for s in sorted(services.instruments)]})
 
 
 @router.get("/stocks/{symbol}")
 async def stock(request: Request, symbol: str) -> ExactJSONResponse:
-    runtime = runtime_of(request)
-    if symbol.upper() not in runtime.instruments:
+    services = services_of(request)
+    if symbol.upper() not in services.instruments:
         raise NotFound(f"no stock {symbol!r}")
-    return ExactJSONResponse(_stock(runtime, symbol.upper()))
+    return ExactJSONResponse(_stock(services, symbol.upper()))

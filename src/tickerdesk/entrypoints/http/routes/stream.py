@@ -15,40 +15,55 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from tickerdesk.adapters.postgres.db import dumps, loads
-from tickerdesk.domain.errors import DomainError
-from tickerdesk.metrics import OPEN_STREAMS
+from tickerdesk.app.ports import Notification
+from tickerdesk.app.services import Services
+from tickerdesk.codec import dumps, encode_notification, loads
+from tickerdesk.domain.errors import InvalidRequest
 from tickerdesk.entrypoints.http.auth import Principal, bearer_token, current_user
+from tickerdesk.entrypoints.http.refusals import Refusal
+from tickerdesk.metrics import OPEN_STREAMS
 
 router = APIRouter(tags=["notifications"])
 BACKLOG_PAGE = 500
-SUBSCRIBED = {"type": "subscribed"}  # first item: from here on, nothing is missed
 
 
-async def notifications(runtime, user_id: str, after: int | None) -> AsyncIterator[dict[str, Any] | None]:
+class Subscribed:
+    """The stream's first item: from here on, nothing is missed."""
+
+
+class Heartbeat:
+    """Nothing happened for a heartbeat interval."""
+
+
+StreamItem = Notification | type[Subscribed] | type[Heartbeat]
+
+
+async def notification_stream(
+    services: Services, user_id: str, after: int | None, heartbeat_seconds: float
+) -> AsyncIterator[StreamItem]:
     """The user's notifications after `after` (None: only new ones), in order, exactly
-    once, after `SUBSCRIBED`; yields None when idle for a heartbeat interval."""
-    async with runtime.hub.subscribe(user_id) as live:
-        yield SUBSCRIBED
+    once, after `Subscribed`; `Heartbeat` when idle for `heartbeat_seconds`."""
+    async with services.hub.subscribe(user_id) as live:
+        yield Subscribed
         last = after
         if after is not None:
             while True:
-                backlog = await runtime.reads.notifications(user_id, after=last, limit=BACKLOG_PAGE)
+                backlog = await services.inbox.after(user_id, after=last, limit=BACKLOG_PAGE)
                 for item in backlog:
-                    last = item["seq"]
+                    last = item.seq
                     yield item
                 if len(backlog) < BACKLOG_PAGE:
                     break
         while True:
             try:
-                item = await asyncio.wait_for(live.get(), runtime.settings.heartbeat_seconds)
+                item = await asyncio.wait_for(live.get(), heartbeat_seconds)
             except TimeoutError:
-                yield None
+                yield Heartbeat
                 continue
             if live.overflowed:
                 return  # too far behind: the client reconnects and resumes from the inbox
-            if last is None or item["seq"] > last:
-                last = item["seq"]
+            if last is None or item.seq > last:
+                last = item.seq
                 yield item
 
 
@@ -62,20 +77,22 @@ async def stream(
     last_event_id = request.headers.get("last-event-id")
     if last_event_id is not None:
         if not last_event_id.isdigit():
-            raise DomainError("Last-Event-ID must be a notification seq")
+            raise InvalidRequest("Last-Event-ID must be a notification seq")
         after = int(last_event_id)
-    runtime = request.app.state.runtime
+    services: Services = request.app.state.services
+    heartbeat = request.app.state.settings.heartbeat_seconds
 
     async def events() -> AsyncIterator[bytes]:
         OPEN_STREAMS.labels("sse").inc()
         try:
-            async for item in notifications(runtime, user.user_id, after):
-                if item is SUBSCRIBED:
+            async for item in notification_stream(services, user.user_id, after, heartbeat):
+                if item is Subscribed:
                     yield b"retry: 1000\n: connected\n\n"
-                elif item is None:
+                elif item is Heartbeat:
                     yield b": heartbeat\n\n"
-                else:
-                    yield f"id: {item['seq']}\nevent: {item['type']}\ndata: {dumps(item)}\n\n".encode()
+                elif isinstance(item, Notification):
+                    body = dumps(encode_notification(item))
+                    yield f"id: {item.seq}\nevent: {item.event.type}\ndata: {body}\n\n".encode()
         finally:
             OPEN_STREAMS.labels("sse").dec()
 
@@ -89,19 +106,23 @@ async def websocket(socket: WebSocket, after: int | None = None) -> None:
     first message; `?after=<seq>` resumes. Messages are notifications (with `seq`) and
     `{"type": "heartbeat"}`."""
     await socket.accept()
-    runtime = socket.app.state.runtime
+    services: Services = socket.app.state.services
+    heartbeat = socket.app.state.settings.heartbeat_seconds
     try:
         principal = await _authenticate(socket)
-    except (DomainError, ValueError, WebSocketDisconnect, TimeoutError):
+    except (Refusal, ValueError, WebSocketDisconnect, TimeoutError):
         await socket.close(code=4401, reason="unauthenticated")
         return
     OPEN_STREAMS.labels("websocket").inc()
     try:
-        async for item in notifications(runtime, principal.user_id, after):
-            if item is SUBSCRIBED:
+        async for item in notification_stream(services, principal.user_id, after, heartbeat):
+            message: dict[str, Any]
+            if item is Subscribed:
                 message = {"type": "connected", "userId": principal.user_id}
+            elif isinstance(item, Notification):
+                message = encode_notification(item)
             else:
-                message = item if item is not None else {"type": "heartbeat"}
+                message = {"type": "heartbeat"}
             await socket.send_text(dumps(message))
     except WebSocketDisconnect:
         pass
@@ -113,8 +134,10 @@ async def _authenticate(socket: WebSocket) -> Principal:
     verifier = socket.app.state.verifier
     header = socket.headers.get("authorization")
     if header:
-        return verifier.verify(bearer_token(header))
+        principal: Principal = verifier.verify(bearer_token(header))
+        return principal
     first = loads(await asyncio.wait_for(socket.receive_text(), 10))
     if not isinstance(first, dict) or not isinstance(first.get("token"), str):
         raise ValueError("the first message must be {\"token\": \"...\"}")
-    return verifier.verify(first["token"])
+    principal = verifier.verify(first["token"])
+    return principal

@@ -17,7 +17,7 @@ from tickerdesk.entrypoints.http.auth import Principal
 from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.schemas import Strict
-from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, runtime_of
+from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, services_of, settings_of
 
 router = APIRouter(tags=["webhooks"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
@@ -61,22 +61,22 @@ class WebhookIn(Strict):
 async def register(request: Request, user: User) -> ExactJSONResponse:
     """Register an http(s) endpoint for your events (all user-facing ones unless
     `eventTypes` names some). The answer holds the signing `secret`: it is shown only now."""
-    runtime = runtime_of(request)
-    body = await parse_model(request, WebhookIn, runtime.settings.max_body_bytes)
-    webhook = await runtime.webhooks.register(user.user_id, body.url, body.event_types)
+    services = services_of(request)
+    body = await parse_model(request, WebhookIn, settings_of(request).max_body_bytes)
+    webhook = await services.webhooks.register(user.user_id, body.url, body.event_types)
     return ExactJSONResponse(webhook, status_code=201)
 
 
 @router.get("/webhooks")
 async def list_webhooks(request: Request, user: User) -> ExactJSONResponse:
     """Your active webhooks, oldest first (secrets are never shown again)."""
-    return ExactJSONResponse({"items": await runtime_of(request).webhooks.list(user.user_id)})
+    return ExactJSONResponse({"items": await services_of(request).webhooks.list(user.user_id)})
 
 
 @router.delete("/webhooks/{webhookId}", status_code=204)
 async def delete(request: Request, webhookId: str, user: User) -> Response:
     """Stop sending to this webhook; pending deliveries end `failed`, past ones stay visible."""
-    if not await runtime_of(request).webhooks.delete(user.user_id, checked_id(webhookId, "webhook")):
+    if not await services_of(request).webhooks.delete(user.user_id, checked_id(webhookId, "webhook")):
         raise NotFound(f"no webhook {webhookId}")  # another user's webhook looks exactly like none
     return Response(status_code=204)
 
@@ -90,7 +90,7 @@ async def deliveries(
     cursor: Annotated[int | None, Query(ge=1)] = None,
 ) -> ExactJSONResponse:
     """A webhook's deliveries, newest first; pass `nextCursor` as `cursor` for older ones."""
-    items = await runtime_of(request).webhooks.deliveries(
+    items = await services_of(request).webhooks.deliveries(
         user.user_id, checked_id(webhookId, "webhook"), limit=limit, cursor=cursor
     )
     if items is None:

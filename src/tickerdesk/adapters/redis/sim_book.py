@@ -1,0 +1,40 @@
+"""The simulated venue's book in Redis, so that a venue-sim killed mid-burst comes
+back with its working orders: one hash field per working order, the ids it has seen,
+and the liquidity caps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from tickerdesk.app.ports import VenueOrder
+from tickerdesk.codec import dumps, loads, order_from_wire, order_to_wire
+
+
+class RedisSimState:
+    """The simulator's book in Redis: one hash field per working order."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str):
+        self.redis = redis
+        self.orders, self.seen, self.liquidity = (f"{prefix}:sim:{k}" for k in ("orders", "seen", "liquidity"))
+
+    async def save(self, changes: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for trade_id, working in changes["orders"].items():
+                if working is None:
+                    pipe.hdel(self.orders, trade_id)
+                else:
+                    pipe.hset(self.orders, trade_id, dumps(order_to_wire(working["order"], working["cumulative"])))
+            if changes["orders"]:
+                pipe.sadd(self.seen, *changes["orders"])
+            pipe.delete(self.liquidity)
+            if changes["liquidity"]:
+                pipe.hset(self.liquidity, mapping={s: dumps(v) for s, v in changes["liquidity"].items()})
+            await pipe.execute()
+
+    async def load(self) -> tuple[list[tuple[VenueOrder, int]], set[str], dict[str, int | None]]:
+        orders = [loads(v) for v in (await self.redis.hgetall(self.orders)).values()]
+        seen = {s.decode() for s in await self.redis.smembers(self.seen)}
+        liquidity = {k.decode(): loads(v) for k, v in (await self.redis.hgetall(self.liquidity)).items()}
+        return [(order_from_wire(o), int(o["cumulative"])) for o in orders], seen, liquidity
