@@ -25,7 +25,12 @@ unit: $(BIN)/tickerdesk
 bench: $(BIN)/tickerdesk
 	$(BIN)/tickerdesk bench
 
-topology: $(BIN)/tickerdesk
+# The topology's extra (supervisor) on top of what `make test` installs.
+$(BIN)/supervisord: $(BIN)/tickerdesk
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,deploy]'
+	touch $@
+
+topology: $(BIN)/supervisord
 	deploy/topology.sh start
 
 verify: $(BIN)/tickerdesk
