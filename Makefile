@@ -17,6 +17,8 @@ up: $(BIN)/tickerdesk
 
 test: $(BIN)/tickerdesk
 	./scripts/services.sh
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 unit: $(BIN)/tickerdesk

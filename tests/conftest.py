@@ -22,11 +22,11 @@ import httpx
 import pytest
 import simplejson
 
+from tickerdesk.adapters.postgres.verify import verify
+from tickerdesk.bootstrap import Runtime, open_up
+from tickerdesk.config import Settings
 from tickerdesk.entrypoints.http.app import create_app
 from tickerdesk.entrypoints.http.auth import issue_token
-from tickerdesk.config import Settings
-from tickerdesk.bootstrap import Runtime, open_up
-from tickerdesk.adapters.postgres.verify import verify
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 
@@ -38,8 +38,9 @@ def _server_url() -> str:
         socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
         return "postgresql://postgres@127.0.0.1:5432/postgres"
     except OSError:
-        from tickerdesk.adapters.embedded_pg import start_embedded
         from pathlib import Path
+
+        from tickerdesk.adapters.embedded_pg import start_embedded
 
         return start_embedded(Path(tempfile.gettempdir()) / "tickerdesk-test-pg")
 
@@ -164,7 +165,9 @@ class Trader:
         return next((h for h in body["holdings"] if h["stockSymbol"] == symbol), None)
 
     async def deposit(self, amount: str | int) -> None:
-        response = await self.client.post("/admin/deposits", json={"userId": self.user_id, "amount": amount}, headers=ADMIN)
+        response = await self.client.post(
+            "/admin/deposits", json={"userId": self.user_id, "amount": amount}, headers=ADMIN
+        )
         assert response.status_code == 201, response.text
 
 

@@ -208,8 +208,12 @@ async def open_api(settings: Settings) -> Runtime:
         checks={"database": lambda: pool.fetchval("SELECT 1"), "redis": redis.ping, "broker": broker.ping},
     )
     runtime = Runtime(settings=settings, services=services, pool=pool)
-    runtime.tasks.append(asyncio.create_task(
-        broker.follow_prices(lambda ticks: [prices.set(s, p) for s, p in ticks.items()]), name="prices"))
+
+    def follow(ticks: dict[str, Any]) -> None:
+        for symbol, price in ticks.items():
+            prices.set(symbol, price)
+
+    runtime.tasks.append(asyncio.create_task(broker.follow_prices(follow), name="prices"))
     runtime.closers += [hub.close, broker.close, redis.aclose, pool.close]
     if history_pool is not pool:
         runtime.closers.append(history_pool.close)

@@ -103,10 +103,7 @@ def tickerdesk_bin() -> str:
 def render_nginx_conf(run_dir: Path, port: int, api_ports: list[int], template: Path = TEMPLATE) -> str:
     """The template with its placeholders filled exactly as deploy/topology.sh fills them."""
     upstreams = "".join(f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;\n" for p in api_ports)
-    if os.geteuid() == 0:
-        user_directive = "user root;"
-    else:
-        user_directive = "# not root: nginx's workers run as the invoking user"
+    user_directive = "user root;" if os.geteuid() == 0 else "# not root: nginx's workers run as the invoking user"
     out = []
     for line in template.read_text().splitlines():
         if line == "@UPSTREAMS@":
@@ -138,7 +135,7 @@ def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
     def target() -> None:
         try:
             outcome["value"] = asyncio.run(make())
-        except Exception as error:  # noqa: BLE001 - re-raised in the caller's thread
+        except Exception as error:  # re-raised in the caller's thread
             outcome["error"] = error
 
     thread = threading.Thread(target=target, name="topology-sync")

@@ -30,7 +30,11 @@ BAD_ORDERS = [
     ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": "abc"}, 422, "invalid_request"),
     (raw('{"stockSymbol":"AAPL","quantity":1,"tradeType":"buy","limitPrice":1e400}'), 422, "invalid_request"),
     (raw('{"stockSymbol":"AAPL","quantity":1,"tradeType":"buy","limitPrice":1e-400}'), 422, "invalid_request"),
-    (raw('{"stockSymbol":"AAPL","quantity":1,"tradeType":"buy","limitPrice":0.10000000000000001}'), 422, "invalid_request"),
+    (
+        raw('{"stockSymbol":"AAPL","quantity":1,"tradeType":"buy","limitPrice":0.10000000000000001}'),
+        422,
+        "invalid_request",
+    ),
     ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": "189.12345"}, 422, "invalid_request"),
     (raw('{"stockSymbol":"AAPL","quantity":1,"tradeType":"buy","limitPrice":189.12345}'), 422, "invalid_request"),
     ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": -1}, 422, "invalid_request"),
@@ -38,17 +42,41 @@ BAD_ORDERS = [
     ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": True}, 422, "invalid_request"),
     ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10**12}, 422, "invalid_request"),
     ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "orderType": "limit"}, 422, "invalid_request"),
-    ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "orderType": "market", "limitPrice": 10}, 422, "invalid_request"),
+    (
+        {"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "orderType": "market", "limitPrice": 10},
+        422,
+        "invalid_request",
+    ),
     ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "hold", "limitPrice": 10}, 422, "invalid_request"),
-    ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10, "timeInForce": "forever"}, 422, "invalid_request"),
-    ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10, "surprise": 1}, 422, "invalid_request"),
-    ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10, "clientOrderId": "has spaces"}, 422, "invalid_request"),
-    ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10, "clientOrderId": "x" * 200}, 422, "invalid_request"),
+    (
+        {"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10, "timeInForce": "forever"},
+        422,
+        "invalid_request",
+    ),
+    (
+        {"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10, "surprise": 1},
+        422,
+        "invalid_request",
+    ),
+    (
+        {"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10, "clientOrderId": "has spaces"},
+        422,
+        "invalid_request",
+    ),
+    (
+        {"stockSymbol": "AAPL", "quantity": 1, "tradeType": "buy", "limitPrice": 10, "clientOrderId": "x" * 200},
+        422,
+        "invalid_request",
+    ),
     ({"stockSymbol": "A" * 1000, "quantity": 1, "tradeType": "buy", "limitPrice": 10}, 422, "invalid_request"),
     ({"stockSymbol": "ZZZZ", "quantity": 1, "tradeType": "buy", "limitPrice": 10}, 422, "unknown_symbol"),
     ({"stockSymbol": "AAPL", "quantity": 1_000_000, "tradeType": "buy", "limitPrice": 189}, 422, "insufficient_funds"),
     ({"stockSymbol": "AAPL", "quantity": 1, "tradeType": "sell", "limitPrice": 189}, 422, "insufficient_shares"),
-    (raw('{"stockSymbol":"AAPL","quantity":1,"tradeType":"buy","limitPrice":10,"pad":"' + "x" * 70_000 + '"}'), 413, "invalid_request"),
+    (
+        raw('{"stockSymbol":"AAPL","quantity":1,"tradeType":"buy","limitPrice":10,"pad":"' + "x" * 70_000 + '"}'),
+        413,
+        "invalid_request",
+    ),
 ]
 
 
@@ -158,10 +186,14 @@ async def test_funding_refuses_bad_amounts_and_overdrafts(trader, client):
         response = await client.post("/admin/deposits", json=body, headers=ADMIN)
         assert response.status_code == 422, body
         assert response.json()["code"] == code
-    response = await client.post("/admin/withdrawals", json={"userId": alice.user_id, "amount": "100.0001"}, headers=ADMIN)
+    response = await client.post(
+        "/admin/withdrawals", json={"userId": alice.user_id, "amount": "100.0001"}, headers=ADMIN
+    )
     assert response.status_code == 422
     assert response.json()["code"] == "insufficient_funds"
-    response = await client.post("/admin/withdrawals", json={"userId": "nobody-" + alice.user_id, "amount": 1}, headers=ADMIN)
+    response = await client.post(
+        "/admin/withdrawals", json={"userId": "nobody-" + alice.user_id, "amount": 1}, headers=ADMIN
+    )
     assert response.json()["code"] == "insufficient_funds"
     assert await alice.balance() == (100, 0)
 

@@ -67,11 +67,17 @@ async def test_immediate_or_cancel_fills_what_it_can_and_cancels_the_rest(trader
     alice = await trader(10_000)
     stock = await symbol("100")
     await set_price(client, stock, "100", liquidity=3)
-    ioc = await alice.trade((await alice.place(stockSymbol=stock, quantity=10, limitPrice=100, timeInForce="ioc"))["tradeId"])
+    ioc = await alice.trade(
+        (await alice.place(stockSymbol=stock, quantity=10, limitPrice=100, timeInForce="ioc"))["tradeId"]
+    )
     assert (ioc["status"], ioc["filledQuantity"]) == ("canceled", 3)
-    fok = await alice.trade((await alice.place(stockSymbol=stock, quantity=10, limitPrice=100, timeInForce="fok"))["tradeId"])
+    fok = await alice.trade(
+        (await alice.place(stockSymbol=stock, quantity=10, limitPrice=100, timeInForce="fok"))["tradeId"]
+    )
     assert (fok["status"], fok["filledQuantity"]) == ("canceled", 0)
-    fok = await alice.trade((await alice.place(stockSymbol=stock, quantity=3, limitPrice=100, timeInForce="fok"))["tradeId"])
+    fok = await alice.trade(
+        (await alice.place(stockSymbol=stock, quantity=3, limitPrice=100, timeInForce="fok"))["tradeId"]
+    )
     assert (fok["status"], fok["filledQuantity"]) == ("executed", 3)
     assert await alice.balance() == (D(10_000) - 600, 0)
 
@@ -92,7 +98,9 @@ async def test_a_market_sell_fills_at_the_market(trader, symbol, client):
     stock = await symbol("100")
     await alice.place(stockSymbol=stock, quantity=4, orderType="market")
     await set_price(client, stock, "120")
-    sale = await alice.trade((await alice.place(stockSymbol=stock, quantity=4, tradeType="sell", orderType="market"))["tradeId"])
+    sale = await alice.trade(
+        (await alice.place(stockSymbol=stock, quantity=4, tradeType="sell", orderType="market"))["tradeId"]
+    )
     assert (sale["status"], sale["totalPrice"]) == ("executed", 480)
     assert await alice.holding(stock) is None  # sold out: no longer held
     assert await alice.balance() == (D(10_000) - 400 + 480, 0)

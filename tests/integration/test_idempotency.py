@@ -55,7 +55,10 @@ async def test_a_retry_still_finds_its_order_after_the_money_is_spent(trader):
 async def test_simultaneous_retries_place_one_order(trader):
     alice = await trader(1_000)
     responses = await asyncio.gather(
-        *(alice.client.post("/trade/place", json=ORDER, headers={**alice.headers, "Idempotency-Key": "burst"}) for _ in range(25))
+        *(
+            alice.client.post("/trade/place", json=ORDER, headers={**alice.headers, "Idempotency-Key": "burst"})
+            for _ in range(25)
+        )
     )
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["tradeId"] for r in responses}) == 1

@@ -17,6 +17,7 @@ from tickerdesk.adapters.redis.rate_limit import RedisRateLimiter
 from tickerdesk.app.rate_limits import RateLimit
 from tickerdesk.entrypoints.http.limits import headers
 
+
 @pytest.fixture(params=["redis", "memory"])
 def limiter(request):
     if request.param == "memory":

@@ -9,13 +9,21 @@ import pytest
 from tickerdesk.adapters.postgres.db import seed_instruments
 
 CORRUPTIONS = {
-    "held cash equals the remaining holds of open buy orders": "UPDATE accounts SET held = held + 1, available = available - 1",
+    "held cash equals the remaining holds of open buy orders": (
+        "UPDATE accounts SET held = held + 1, available = available - 1"
+    ),
     "each balance equals the sum of its ledger": "UPDATE accounts SET available = available + 0.0001",
-    "held shares equal the remaining quantity of open sell orders": "UPDATE positions SET held_quantity = held_quantity + 1",
+    "held shares equal the remaining quantity of open sell orders": (
+        "UPDATE positions SET held_quantity = held_quantity + 1"
+    ),
     "each position equals its executions": "UPDATE positions SET quantity = quantity + 1",
     "each order's fills equal its executions": "DELETE FROM executions WHERE execution_id = 'e-1'",
-    "cash paid and received equals the executions": "UPDATE executions SET price = price - 1 WHERE execution_id = 'e-1'",
-    "each status agrees with the fills": "UPDATE trades SET status = 'executed' WHERE trade_id = '01a220b8-0821-7000-9aa7-5049e482c3eb'",
+    "cash paid and received equals the executions": (
+        "UPDATE executions SET price = price - 1 WHERE execution_id = 'e-1'"
+    ),
+    "each status agrees with the fills": (
+        "UPDATE trades SET status = 'executed' WHERE trade_id = '01a220b8-0821-7000-9aa7-5049e482c3eb'"
+    ),
 }
 
 # A small consistent world: alice deposited 1000, bought 2 @ 100 (a 3-share limit at 100,
@@ -46,7 +54,13 @@ async def world(scratch_database):
 
 def run_verify(url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TICKERDESK_DATABASE_URL": url, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "tickerdesk.entrypoints.cli", "verify"], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "tickerdesk.entrypoints.cli", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 async def test_verify_passes_on_a_consistent_database(world):

@@ -15,16 +15,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tickerdesk.codec import loads
+from tests.conftest import exact
 from tickerdesk.adapters.postgres.webhooks import PgWebhooks
 from tickerdesk.adapters.webhook_sender import WebhookSender, verify_signature
 from tickerdesk.app.consumers.webhooks import WebhookDispatcher
-from tickerdesk.codec import decode_event, encode_event
+from tickerdesk.codec import decode_event, encode_event, loads
 from tickerdesk.domain.accounting import Balance
 from tickerdesk.domain.events import EVENT_TYPES, BalanceUpdated, Event, EventType, TradeEvent, TradeFilled
 from tickerdesk.domain.ids import new_trade_id
 from tickerdesk.domain.orders import Order, OrderType, Side, Status, TimeInForce
-from tests.conftest import exact
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -266,8 +265,9 @@ async def test_an_order_produces_signed_deliveries_of_the_users_events(
         assert headers["Content-Type"] == "application/json"
         assert headers["Tickerdesk-Event"] == event.type
         assert verify_signature(hook["secret"], headers["Tickerdesk-Timestamp"], body, headers["Tickerdesk-Signature"])
-        assert not verify_signature("whsec_wrong", headers["Tickerdesk-Timestamp"], body, headers["Tickerdesk-Signature"])
-        assert not verify_signature(hook["secret"], headers["Tickerdesk-Timestamp"], body + b" ", headers["Tickerdesk-Signature"])
+        timestamp, signature = headers["Tickerdesk-Timestamp"], headers["Tickerdesk-Signature"]
+        assert not verify_signature("whsec_wrong", timestamp, body, signature)
+        assert not verify_signature(hook["secret"], timestamp, body + b" ", signature)
         assert loads(body) == encode_event(event)  # the envelope, exact decimals included
         assert loads(body) == next(r["payload"] for r in rows if r["payload"]["id"] == event.id)
 

@@ -69,7 +69,7 @@ def test_post_applies_several_entries_in_one_call():
 
 def test_post_does_not_mutate_the_original_balance():
     START.post(entry(LedgerKind.DEPOSIT, "1"))
-    assert START == Balance(D("1000"), D("500"))
+    assert Balance(D("1000"), D("500")) == START
 
 
 @pytest.mark.parametrize("kind", [LedgerKind.WITHDRAWAL, LedgerKind.HOLD])

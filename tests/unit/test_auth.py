@@ -7,9 +7,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tickerdesk.config import Settings
 from tickerdesk.entrypoints.http.auth import TokenVerifier, issue_token
 from tickerdesk.entrypoints.http.refusals import Unauthenticated
-from tickerdesk.config import Settings
 
 SECRET = "a-secret-that-is-long-enough-for-hs256-tokens"
 

@@ -4,6 +4,7 @@ nothing leaves the 4-decimal grid, positions never go negative, event ids are or
 from __future__ import annotations
 
 import decimal
+import itertools
 from contextlib import contextmanager
 from decimal import Decimal
 from fractions import Fraction
@@ -323,5 +324,5 @@ def test_a_tiny_realized_pnl_is_reported_without_an_exponent():
 def test_event_ids_generated_in_a_tight_loop_are_unique_and_strictly_increasing():
     ids = [new_event_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids)
-    assert all(a < b for a, b in zip(ids, ids[1:]))
+    assert all(a < b for a, b in itertools.pairwise(ids))
     assert all(len(i) == 36 and i[14] == "7" and i[19] in "89ab" for i in ids)

@@ -85,7 +85,7 @@ def test_a_partially_executed_order_cannot_be_rejected_or_go_back_to_pending():
 
 
 def test_open_statuses_are_exactly_pending_and_partially_executed():
-    assert OPEN_STATUSES == {Status.PENDING, Status.PARTIALLY_EXECUTED}
+    assert {Status.PENDING, Status.PARTIALLY_EXECUTED} == OPEN_STATUSES
     assert set(TRANSITIONS) == OPEN_STATUSES
 
 

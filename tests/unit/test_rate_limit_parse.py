@@ -60,7 +60,9 @@ def test_a_refusal_has_retry_after_of_at_least_one_second():
 
 
 def test_float_noise_does_not_add_a_second():
-    fields = headers(Decision(allowed=False, limit=1, remaining=0, reset_seconds=2.0000000001, retry_after=2.0000000001))
+    fields = headers(
+        Decision(allowed=False, limit=1, remaining=0, reset_seconds=2.0000000001, retry_after=2.0000000001)
+    )
     assert fields["RateLimit-Reset"] == "2" and fields["Retry-After"] == "2"
 
 

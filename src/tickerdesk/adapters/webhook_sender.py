@@ -40,6 +40,7 @@ attempts, after which the delivery is `failed`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import math
@@ -47,7 +48,6 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiohttp
 import structlog
@@ -166,6 +166,7 @@ class WebhookSender:
         status_code, error = await self._post(delivery)
         try:
             if error is None:
+                assert status_code is not None  # no error: a 2xx response (see _post)
                 await self.store.mark_delivered(delivery, status_code=status_code)
                 log.debug("webhook delivered", delivery_id=delivery.delivery_id, status_code=status_code)
                 return
@@ -224,10 +225,8 @@ class WebhookSender:
                     log.exception("webhook sending failed; retrying")
                     sent = 0
                 if sent < self.batch:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), interval)
-                    except TimeoutError:
-                        pass
                     self._wakeup.clear()
         finally:
             await self.close()

@@ -7,6 +7,7 @@ the unit tests run the use cases on); the use cases never know which. Only
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -178,8 +179,9 @@ class Webhooks(Protocol):
 
     async def delete(self, user_id: str, webhook_id: str) -> bool: ...
 
+    # `builtins.list`: in this class `list` names the method above.
     async def deliveries(self, user_id: str, webhook_id: str, *, limit: int,
-                         cursor: int | None = None) -> list[dict[str, Any]] | None: ...
+                         cursor: int | None = None) -> builtins.list[dict[str, Any]] | None: ...
 
     async def enqueue(self, events: Sequence[Event]) -> int: ...
 

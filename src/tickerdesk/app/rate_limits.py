@@ -17,7 +17,6 @@ import math
 import re
 from dataclasses import dataclass
 
-
 _LIMIT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*(\d+)\s*")
 
 

@@ -66,8 +66,11 @@ def holding_view(position: Position) -> dict[str, Any]:
 
 def position_view(position: Position, price: Decimal | None) -> dict[str, Any]:
     """A holding valued at the current price, as `GET /portfolio` shows it."""
-    market_value = position.quantity * price if price is not None else None
-    unrealized = market_value - position.quantity * position.average_price if price is not None else None
+    market_value: Decimal | None = None
+    unrealized: Decimal | None = None
+    if price is not None:
+        market_value = position.quantity * price
+        unrealized = market_value - position.quantity * position.average_price
     return {
         **holding_view(position),
         "currentPrice": plain(price),

@@ -35,7 +35,8 @@ def checked_money(value: Decimal, *, field: str, maximum: Decimal) -> Decimal:
         raise InvalidAmount(f"{field} must be greater than zero")
     if value > maximum:
         raise InvalidAmount(f"{field} must be at most {maximum}")
-    if value.as_tuple().exponent < -MONEY_PLACES and value != value.quantize(MONEY_STEP):
+    exponent = value.as_tuple().exponent  # an int: a finite decimal has no 'n', 'N' or 'F'
+    if isinstance(exponent, int) and exponent < -MONEY_PLACES and value != value.quantize(MONEY_STEP):
         raise InvalidAmount(f"{field} must have at most {MONEY_PLACES} decimal places")
     return value.quantize(MONEY_STEP)
 

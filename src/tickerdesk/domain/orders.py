@@ -91,12 +91,14 @@ def market_buy_collar(last_price: Decimal) -> Decimal:
     return min(ceil_cents(last_price * MARKET_COLLAR), MAX_PRICE)
 
 
-def hold_price_for(request: OrderRequest, last_price: Decimal) -> Decimal | None:
+def hold_price_for(request: OrderRequest, last_price: Decimal | None) -> Decimal | None:
     """The price per share a buy holds; None for a sell, which holds shares instead."""
     if request.side is Side.SELL:
         return None
     if request.order_type is OrderType.LIMIT:
         return request.limit_price
+    if last_price is None:  # every instrument has a last price (NOT NULL in the database)
+        raise TypeError(f"a market buy of {request.symbol} needs its last price")
     return market_buy_collar(last_price)
 
 
@@ -136,10 +138,18 @@ class Order:
         return self.status in OPEN_STATUSES
 
     @property
+    def buy_hold_price(self) -> Decimal:
+        """A buy's hold price. Every buy has one (`hold_price_for`, and a CHECK in the
+        database), so None here is corrupt data, not a broken rule."""
+        if self.hold_price is None:
+            raise TypeError(f"buy order {self.trade_id} has no hold price")
+        return self.hold_price
+
+    @property
     def held_cash(self) -> Decimal:
         """The cash this order still holds: its unfilled shares at its hold price."""
         if self.side is Side.BUY and self.is_open:
-            return self.remaining_quantity * self.hold_price
+            return self.remaining_quantity * self.buy_hold_price
         return ZERO
 
     @property
@@ -148,7 +158,7 @@ class Order:
 
     @property
     def initial_cash_hold(self) -> Decimal:
-        return self.quantity * self.hold_price if self.side is Side.BUY else ZERO
+        return self.quantity * self.buy_hold_price if self.side is Side.BUY else ZERO
 
     @property
     def average_fill_price(self) -> Decimal | None:
@@ -194,7 +204,7 @@ def apply_fill(order: Order, quantity: int, price: Decimal, now: datetime) -> tu
         )
     if price <= 0:
         raise InvalidTransition("a fill needs a positive price")
-    if order.side is Side.BUY and price > order.hold_price:
+    if order.side is Side.BUY and price > order.buy_hold_price:
         raise InvalidTransition(f"buy fill at {price} is above the held price {order.hold_price}")
     if order.side is Side.SELL and order.limit_price is not None and price < order.limit_price:
         raise InvalidTransition(f"sell fill at {price} is below the limit {order.limit_price}")
@@ -209,7 +219,7 @@ def apply_fill(order: Order, quantity: int, price: Decimal, now: datetime) -> tu
         updated_at=now,
     )
     if order.side is Side.BUY:
-        effect = FillEffect(quantity, price, spent=value, released=quantity * order.hold_price - value)
+        effect = FillEffect(quantity, price, spent=value, released=quantity * order.buy_hold_price - value)
     else:
         effect = FillEffect(quantity, price, proceeds=value)
     return updated, effect

@@ -68,6 +68,8 @@ async def run(server_url: str, orders: int, concurrency: int, users: int, target
     """Against `target` (a running deployment, tokens signed with `secret`), or else
     against a `tickerdesk up` started here on a scratch database."""
     if target:
+        if secret is None:
+            raise ValueError("measuring a running deployment needs its HS256 JWT secret")
         return await measure(target, secret, orders, concurrency, users)
     name = f"tickerdesk_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server_url)

@@ -22,8 +22,8 @@ from decimal import Decimal
 
 import asyncpg
 
-from tickerdesk.app.ports import AfterCommit, NewOrder
 from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
+from tickerdesk.app.ports import AfterCommit, NewOrder
 from tickerdesk.app.views import rfc3339
 from tickerdesk.codec import encode_event
 from tickerdesk.domain.accounting import Balance, LedgerEntry, LedgerKind, Position, balance_delta

@@ -7,8 +7,8 @@ id (ids are time-ordered), so replays and stragglers change nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg

@@ -9,8 +9,9 @@ least once, and consumers are idempotent by event id.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -64,10 +65,8 @@ class OutboxRelay:
     async def run(self, idle_seconds: float = 1.0) -> None:
         """Relay until cancelled: woken at each commit, and every `idle_seconds` anyway."""
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), idle_seconds)
-            except TimeoutError:
-                pass
             self._wakeup.clear()
             try:
                 await self.drain()

@@ -7,11 +7,11 @@ from typing import Any
 
 import asyncpg
 
+from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
 from tickerdesk.domain.accounting import Balance, Position
 from tickerdesk.domain.instruments import Instrument
 from tickerdesk.domain.money import plain
 from tickerdesk.domain.orders import Order
-from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
 
 
 class PgQueries:

@@ -12,6 +12,7 @@ overwrite what a newer attempt recorded.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -21,8 +22,8 @@ from typing import Any
 
 import asyncpg
 
-from tickerdesk.domain.errors import InvalidRequest
 from tickerdesk.codec import encode_event
+from tickerdesk.domain.errors import InvalidRequest
 from tickerdesk.domain.events import Event
 
 SECRET_PREFIX = "whsec_"
@@ -127,7 +128,7 @@ class PgWebhooks:
 
     async def deliveries(
         self, user_id: str, webhook_id: str, *, limit: int, cursor: int | None = None
-    ) -> list[dict[str, Any]] | None:
+    ) -> builtins.list[dict[str, Any]] | None:  # `list` here is the method above
         """A webhook's deliveries, newest first (the delivery id is the cursor); None if
         the user has no such webhook. A deleted webhook's deliveries stay visible."""
         async with self.pool.acquire() as conn:
@@ -168,7 +169,7 @@ class PgWebhooks:
         )
         return _count(status)
 
-    async def claim_due(self, limit: int, *, lease_seconds: float = 60.0) -> list[DueDelivery]:
+    async def claim_due(self, limit: int, *, lease_seconds: float = 60.0) -> builtins.list[DueDelivery]:
         """Claim up to `limit` pending deliveries whose time has come, oldest due first,
         and hide them from other senders for `lease_seconds`. A delivery whose webhook
         was deleted meanwhile is failed here instead of returned."""

@@ -137,17 +137,23 @@ class Broker:
                 await self.declare()
             return self._channel
 
+    def _open_channel(self) -> aio_pika.abc.AbstractChannel:
+        if self._channel is None:
+            raise RuntimeError("the broker has no channel yet: declare() runs from _publisher()")
+        return self._channel
+
     async def declare(self) -> None:
         """Declare the exchanges and every consumer's queues (idempotent)."""
+        channel = self._open_channel()
         for key, kind in (("events", "topic"), ("venue", "direct"), ("prices", "fanout")):
-            self._exchanges[key] = await self._channel.declare_exchange(
+            self._exchanges[key] = await channel.declare_exchange(
                 self.name(key), getattr(aio_pika.ExchangeType, kind.upper()), durable=True
             )
         for spec in CONSUMERS.values():
             await self._declare_queues(spec)
 
     async def _declare_queues(self, spec: ConsumerSpec) -> None:
-        channel = self._channel
+        channel = self._open_channel()
         arguments: dict[str, Any] = {"x-queue-type": "quorum"}
         if spec.ordered:
             arguments["x-single-active-consumer"] = True
@@ -302,5 +308,5 @@ class Broker:
                             return loads(reply.body)
 
     async def close(self) -> None:
-        if self.connected:
+        if self._connection is not None and not self._connection.is_closed:  # self.connected
             await self._connection.close()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tickerdesk.app.ports import VenueOrder
 from tickerdesk.adapters.rabbitmq.broker import Broker
+from tickerdesk.app.ports import VenueOrder
 from tickerdesk.codec import order_to_wire
 
 

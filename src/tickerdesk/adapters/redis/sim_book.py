@@ -35,6 +35,11 @@ class RedisSimState:
 
     async def load(self) -> tuple[list[tuple[VenueOrder, int]], set[str], dict[str, int | None]]:
         orders = [loads(v) for v in (await self.redis.hgetall(self.orders)).values()]
-        seen = {s.decode() for s in await self.redis.smembers(self.seen)}
-        liquidity = {k.decode(): loads(v) for k, v in (await self.redis.hgetall(self.liquidity)).items()}
+        seen = {_text(s) for s in await self.redis.smembers(self.seen)}
+        liquidity = {_text(k): loads(v) for k, v in (await self.redis.hgetall(self.liquidity)).items()}
         return [(order_from_wire(o), int(o["cumulative"])) for o in orders], seen, liquidity
+
+
+def _text(value: bytes | str) -> str:
+    """A member or field name: bytes, as the client does not decode responses."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Protocol
 
 import structlog
 
-from tickerdesk.app.ports import ExecutionReport, ReportKind, ReportSink, VenueOrder
+from tickerdesk.app.ports import ExecutionReport, PriceBook, ReportKind, ReportSink, VenueOrder
 from tickerdesk.domain.errors import DomainError
 from tickerdesk.domain.money import MONEY_STEP
 from tickerdesk.domain.orders import Side, TimeInForce
-from tickerdesk.app.ports import PriceBook
 
 log = structlog.get_logger(__name__)
 
@@ -43,10 +43,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class SimPrices(PriceBook, Protocol):
+    """The simulator walks every price at once, so it needs them all."""
+
+    def snapshot(self) -> dict[str, Decimal]: ...
+
+
 class SimVenue:
     def __init__(
         self,
-        prices: PriceBook,
+        prices: SimPrices,
         sink: ReportSink,
         *,
         on_prices: Callable[[dict[str, Decimal]], object] | None = None,
@@ -84,7 +90,7 @@ class SimVenue:
         async with self._lock:
             self._liquidity[symbol] = liquidity
             self.prices.set(symbol, price)
-            await self._emit(self._match(symbol))
+            await self._emit(self._match(symbol, price))
         self._persist({symbol: price})
 
     async def close_session(self) -> None:
@@ -109,7 +115,7 @@ class SimVenue:
                 if new != price:
                     self.prices.set(symbol, new)
                     changes[symbol] = new
-                    await self._emit(self._match(symbol))
+                    await self._emit(self._match(symbol, new))
         self._persist(changes)
 
     async def run_walk(self, interval: float, volatility: Decimal) -> None:
@@ -165,8 +171,8 @@ class SimVenue:
             self._book.setdefault(order.symbol, {})[order.trade_id] = working
         return reports
 
-    def _match(self, symbol: str) -> list[ExecutionReport]:
-        price = self.prices.last(symbol)
+    def _match(self, symbol: str, price: Decimal) -> list[ExecutionReport]:
+        """Fill what `price`, the symbol's new last price, makes marketable."""
         orders = self._book.get(symbol, {})
         reports = []
         for trade_id, working in list(orders.items()):

@@ -17,15 +17,15 @@ import structlog
 
 from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker
 from tickerdesk.adapters.redis.sim_book import RedisSimState
-from tickerdesk.adapters.venue.sim import SimVenue
-from tickerdesk.app.ports import ExecutionReport, PriceBook, Queries, ReportKind
+from tickerdesk.adapters.venue.sim import SimPrices, SimVenue
+from tickerdesk.app.ports import ExecutionReport, Queries, ReportKind
 from tickerdesk.codec import order_from_wire, report_to_wire
 
 log = structlog.get_logger(__name__)
 
 
 class SimVenueService:
-    def __init__(self, broker: Broker, state: RedisSimState, queries: Queries, prices: PriceBook):
+    def __init__(self, broker: Broker, state: RedisSimState, queries: Queries, prices: SimPrices):
         self.broker = broker
         self.state = state
         self.queries = queries

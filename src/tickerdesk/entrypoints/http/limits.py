@@ -5,15 +5,14 @@ with `Retry-After`."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 
-import math
-
 from tickerdesk.app.rate_limits import Decision
-from tickerdesk.entrypoints.http.refusals import RateLimited
 from tickerdesk.entrypoints.http.auth import Principal, current_admin, current_user
+from tickerdesk.entrypoints.http.refusals import RateLimited
 
 
 def rate_limited(group: str, *, admin: bool = False) -> Callable[..., Awaitable[Principal]]:
@@ -24,7 +23,8 @@ def rate_limited(group: str, *, admin: bool = False) -> Callable[..., Awaitable[
         decision = await services.limiter.hit(f"{group}:{principal.user_id}", services.limits[group])
         request.state.response_headers = headers(decision)
         if not decision.allowed:
-            raise RateLimited(f"too many {group} requests; retry after {request.state.response_headers['Retry-After']} s")
+            retry_after = request.state.response_headers["Retry-After"]
+            raise RateLimited(f"too many {group} requests; retry after {retry_after} s")
         return principal
 
     return dependency

@@ -60,7 +60,8 @@ class PlaceOrderIn(Strict):
 
     @model_validator(mode="after")
     def _one_price(self) -> PlaceOrderIn:
-        if self.limit_price is not None and self.price_per_share is not None and self.limit_price != self.price_per_share:
+        both = self.limit_price is not None and self.price_per_share is not None
+        if both and self.limit_price != self.price_per_share:
             raise ValueError("limitPrice and pricePerShare disagree")
         return self
 

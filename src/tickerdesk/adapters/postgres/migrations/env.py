@@ -3,10 +3,11 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=None)
     with context.begin_transaction():
         context.run_migrations()
@@ -20,4 +21,7 @@ async def _main(url: str) -> None:
     await engine.dispose()
 
 
-asyncio.run(_main(context.config.get_main_option("sqlalchemy.url")))
+_url = context.config.get_main_option("sqlalchemy.url")
+if _url is None:
+    raise RuntimeError("alembic: no sqlalchemy.url (the caller sets the database URL)")
+asyncio.run(_main(_url))

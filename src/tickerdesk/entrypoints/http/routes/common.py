@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from tickerdesk.app.services import Services
 from tickerdesk.config import Settings
@@ -30,7 +31,7 @@ def page(items: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]]
     return ExactJSONResponse({"items": items, "nextCursor": next_cursor})
 
 
-def json_body(model: type) -> dict[str, Any]:
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI for a body the route parses itself (exact decimals; see jsonio)."""
     schema = model.model_json_schema(by_alias=True)
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

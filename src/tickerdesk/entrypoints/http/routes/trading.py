@@ -105,7 +105,9 @@ async def transaction_history(
 
     Served by the history read model, which trails the trades by the projection lag
     (milliseconds in one process; see the README for the production figure)."""
-    statuses = HISTORY_STATUSES if status is None else [status.value] if status.value in HISTORY_STATUSES else []
+    statuses: list[str] = (
+        HISTORY_STATUSES if status is None else [status.value] if status.value in HISTORY_STATUSES else []
+    )
     trades = await services_of(request).history.trades(
         user.user_id,
         statuses=statuses,

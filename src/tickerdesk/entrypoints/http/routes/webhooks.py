@@ -14,10 +14,10 @@ from pydantic import Field, field_validator
 from tickerdesk.domain.errors import NotFound
 from tickerdesk.domain.events import USER_FACING
 from tickerdesk.entrypoints.http.auth import Principal
-from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
-from tickerdesk.entrypoints.http.schemas import Strict
+from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, services_of, settings_of
+from tickerdesk.entrypoints.http.schemas import Strict
 
 router = APIRouter(tags=["webhooks"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
