@@ -215,8 +215,7 @@ def symbol(runtime: Runtime):
         )
         from tickerdesk.domain.instruments import Instrument
 
-        runtime.services.instruments[name] = Instrument(name, name)
-        runtime.services.prices.set(name, Decimal(price))
+        runtime.services.add_instrument(Instrument(name, name), Decimal(price))
         return name
 
     return make
