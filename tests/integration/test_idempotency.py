@@ -3,6 +3,8 @@
 import asyncio
 from decimal import Decimal as D
 
+import httpx
+
 from tests.conftest import ADMIN
 
 ORDER = {"stockSymbol": "MSFT", "tradeType": "buy", "quantity": 2, "orderType": "limit", "limitPrice": 100}
@@ -73,3 +75,49 @@ async def test_a_retried_deposit_is_credited_once(trader, client):
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.headers["idempotent-replayed"] == "true"
     assert await alice.balance() == (D("250.5"), D("0"))
+
+
+async def test_a_funding_reference_reused_for_a_different_instruction_is_a_conflict(trader, client):
+    alice, bob = await trader(), await trader()
+    reference = f"wire-{alice.user_id}"
+
+    async def fund(path: str, user: str, amount: str) -> httpx.Response:
+        body = {"userId": user, "amount": amount, "reference": reference}
+        return await client.post(path, json=body, headers=ADMIN)
+
+    assert (await fund("/admin/deposits", alice.user_id, "100")).status_code == 201
+    for path, user, amount in [("/admin/withdrawals", alice.user_id, "60"),  # another kind
+                               ("/admin/deposits", alice.user_id, "5000"),  # another amount
+                               ("/admin/deposits", bob.user_id, "100")]:  # another user
+        response = await fund(path, user, amount)
+        assert response.status_code == 409, (path, user, amount, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "idempotency_conflict"
+    replay = await fund("/admin/deposits", alice.user_id, "100.00")  # the same instruction, spelled otherwise
+    assert replay.status_code == 200
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert await alice.balance() == (D("100"), D("0"))
+    assert await bob.balance() == (D("0"), D("0"))
+
+
+async def test_a_withdrawal_retried_after_the_money_is_gone_is_still_a_replay(trader, client):
+    alice = await trader(100)
+    body = {"userId": alice.user_id, "amount": "100", "reference": f"out-{alice.user_id}"}
+    assert (await client.post("/admin/withdrawals", json=body, headers=ADMIN)).status_code == 201
+    again = await client.post("/admin/withdrawals", json=body, headers=ADMIN)
+    assert again.status_code == 200, again.text
+    assert await alice.balance() == (D("0"), D("0"))
+
+
+async def test_simultaneous_instructions_under_one_reference_apply_exactly_one(trader, client):
+    users = [await trader() for _ in range(4)]
+    reference = f"race-{users[0].user_id}"
+    responses = await asyncio.gather(*(
+        client.post("/admin/deposits", json={"userId": u.user_id, "amount": "10", "reference": reference},
+                    headers=ADMIN)
+        for u in users for _ in range(5)
+    ))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 4 + [201] + [409] * 15, statuses
+    balances = [await u.balance() for u in users]
+    assert sorted(balances) == [(D("0"), D("0"))] * 3 + [(D("10"), D("0"))]

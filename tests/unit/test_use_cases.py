@@ -239,6 +239,26 @@ async def test_a_reference_applies_an_instruction_once(world):
     assert world.commands.balance(USER) == Balance(D("100"))
 
 
+@pytest.mark.parametrize(("user", "kind", "amount"), [
+    (USER, LedgerKind.WITHDRAWAL, "60"),  # another kind
+    (USER, LedgerKind.DEPOSIT, "5000"),  # another amount
+    ("bob", LedgerKind.DEPOSIT, "100"),  # another user: a reference names one instruction on the rail
+])
+async def test_a_reference_reused_for_another_instruction_is_a_conflict(world, user, kind, amount):
+    await deposit(world, "100", reference="wire-42")
+    with pytest.raises(IdempotencyConflict):
+        await fund(user, kind, D(amount), "wire-42", commands=world.commands, clock=world.clock)
+    assert (world.commands.balance(USER), world.commands.balance("bob")) == (Balance(D("100")), Balance())
+    assert await deposit(world, "100.00", reference="wire-42") is None  # the same instruction: a replay
+
+
+async def test_a_withdrawal_retried_after_the_money_is_gone_is_a_replay(world):
+    await deposit(world, "100")
+    await fund(USER, LedgerKind.WITHDRAWAL, D("100"), "out-1", commands=world.commands, clock=world.clock)
+    assert await fund(USER, LedgerKind.WITHDRAWAL, D("100"), "out-1", commands=world.commands,
+                      clock=world.clock) is None
+
+
 async def test_a_withdrawal_never_takes_more_than_is_available(world):
     await deposit(world, "100")
     await place(world, quantity=1, limit="60")

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from tickerdesk.app.rate_limits import Decision, RateLimit
-from tickerdesk.domain.accounting import Balance, LedgerEntry, Position
+from tickerdesk.domain.accounting import Balance, FundingInstruction, LedgerEntry, Position
 from tickerdesk.domain.events import BalanceUpdated, Event, PortfolioUpdated, TradePlaced
 from tickerdesk.domain.instruments import Instrument
 from tickerdesk.domain.orders import Order, Side, TimeInForce
@@ -95,7 +95,13 @@ class CommandStore(Protocol):
     async def fund(
         self, user_id: str, entry: LedgerEntry, reference: str | None, event_id: str, at: datetime
     ) -> BalanceUpdated | None:
-        """Deposit or withdraw; None when `reference` was applied before."""
+        """Deposit or withdraw, recording the instruction under `reference` in the same
+        write. None: an instruction with this reference exists (for any user), and
+        nothing was written."""
+        ...
+
+    async def funding_instruction(self, reference: str) -> FundingInstruction | None:
+        """The instruction recorded under `reference`, if any."""
         ...
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]: ...

@@ -45,6 +45,19 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class FundingInstruction:
+    """A deposit or withdrawal as the funding rail sent it, under its reference.
+
+    The rail's reference names one instruction, whoever it is for: the same reference
+    with another user, kind or amount is a different instruction, never a retry.
+    Amounts compare as numbers (100 and 100.00 are the same instruction)."""
+
+    user_id: str
+    kind: LedgerKind
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class Balance:
     available: Decimal = ZERO
     held: Decimal = ZERO

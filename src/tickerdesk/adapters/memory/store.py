@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tickerdesk.app.ports import AfterCommit, NewOrder
-from tickerdesk.domain.accounting import Balance, LedgerEntry, LedgerKind, Position
+from tickerdesk.domain.accounting import Balance, FundingInstruction, LedgerEntry, LedgerKind, Position
 from tickerdesk.domain.events import BalanceUpdated, Event, PortfolioUpdated
 from tickerdesk.domain.orders import Order, Side
 
@@ -42,6 +42,7 @@ class Books:
     orders: dict[tuple[str, str], _StoredOrder] = field(default_factory=dict)
     executions: set[tuple[str, str]] = field(default_factory=set)
     ledger: list[tuple[str, LedgerEntry, str | None]] = field(default_factory=list)  # user, entry, reference
+    funding: dict[str, FundingInstruction] = field(default_factory=dict)  # by reference, across users
     outbox: list[Event] = field(default_factory=list)
 
 
@@ -113,15 +114,22 @@ class MemoryCommandStore:
     ) -> BalanceUpdated | None:
         books = self.books
         async with self._lock:
+            # The balance first, as the funding statement changes the account before it
+            # records the instruction: an overdraft is refused whatever the reference.
             balance = books.accounts.get(user_id, Balance()).post(entry)
-            if reference is not None and any(u == user_id and r == reference for u, _, r in books.ledger):
+            if reference is not None and reference in books.funding:
                 return None
             books.accounts[user_id] = balance
             books.ledger.append((user_id, entry, reference))
+            if reference is not None:
+                books.funding[reference] = FundingInstruction(user_id, entry.kind, entry.amount)
             updated = BalanceUpdated(id=event_id, user_id=user_id, occurred_at=at, balance=balance)
             books.outbox.append(updated)
         await self._after_commit([updated])
         return updated
+
+    async def funding_instruction(self, reference: str) -> FundingInstruction | None:
+        return self.books.funding.get(reference)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[MemoryUnitOfWork]:

@@ -26,7 +26,14 @@ from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, o
 from tickerdesk.app.ports import AfterCommit, NewOrder
 from tickerdesk.app.views import rfc3339
 from tickerdesk.codec import encode_event
-from tickerdesk.domain.accounting import Balance, LedgerEntry, LedgerKind, Position, balance_delta
+from tickerdesk.domain.accounting import (
+    Balance,
+    FundingInstruction,
+    LedgerEntry,
+    LedgerKind,
+    Position,
+    balance_delta,
+)
 from tickerdesk.domain.errors import InsufficientFunds, InsufficientShares
 from tickerdesk.domain.events import BalanceUpdated, Event, PortfolioUpdated
 from tickerdesk.domain.orders import Order, Side
@@ -105,11 +112,16 @@ SELECT quantity, held_quantity, average_price, realized_pnl FROM p"""
 
 # Funding: $1 user_id, $2 kind, $3 amount, $4 reference, $5 at, $6 event id,
 # $7 occurred_at (text). The account changes first, the journal row follows from it;
-# a repeated reference fails the journal's unique constraint and undoes the change.
+# a referenced instruction is recorded under its reference (unique across users), so
+# a reference used before fails the statement and undoes the change.
 _FUNDING_TAIL = f"""
 journal AS (
     INSERT INTO ledger (user_id, kind, amount, reference, created_at)
     SELECT b.user_id, $2, $3, $4, $5 FROM b
+),
+instruction AS (
+    INSERT INTO funding_instructions (reference, user_id, kind, amount, created_at)
+    SELECT $4, b.user_id, $2, $3, $5 FROM b WHERE $4::text IS NOT NULL
 ),
 events AS (
     INSERT INTO outbox (event_id, user_id, type, payload)
@@ -211,6 +223,11 @@ class PgCommandStore:
         updated = BalanceUpdated(id=event_id, user_id=user_id, occurred_at=at, balance=balance_from_row(row))
         await self._after_commit([updated])
         return updated
+
+    async def funding_instruction(self, reference: str) -> FundingInstruction | None:
+        row = await self.pool.fetchrow(
+            "SELECT user_id, kind, amount FROM funding_instructions WHERE reference = $1", reference)
+        return FundingInstruction(row["user_id"], LedgerKind(row["kind"]), row["amount"]) if row else None
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PgUnitOfWork]:
