@@ -52,12 +52,38 @@ def test_tokens_without_a_usable_subject_or_expired_are_refused(claims):
 
 def test_audience_and_issuer_are_checked_when_configured():
     verifier = TokenVerifier(Settings(jwt_secret=SECRET, jwt_audience="tickerdesk", jwt_issuer="idp"))
-    good = jwt.encode({"sub": "a", "aud": "tickerdesk", "iss": "idp"}, SECRET, algorithm="HS256")
+    exp = int(time.time()) + 60
+    good = jwt.encode({"sub": "a", "aud": "tickerdesk", "iss": "idp", "exp": exp}, SECRET, algorithm="HS256")
     assert verifier.verify(good).user_id == "a"
     with pytest.raises(Unauthenticated):
-        verifier.verify(jwt.encode({"sub": "a", "aud": "other", "iss": "idp"}, SECRET, algorithm="HS256"))
+        verifier.verify(jwt.encode({"sub": "a", "aud": "other", "iss": "idp", "exp": exp}, SECRET, algorithm="HS256"))
 
 
 def test_a_verifier_needs_a_key():
     with pytest.raises(ValueError):
         TokenVerifier(Settings(jwt_secret=None, jwt_public_key=None))
+
+
+def _token(**claims) -> str:
+    return jwt.encode({"sub": "alice", **claims}, SECRET, algorithm="HS256")
+
+
+def test_a_token_without_an_expiry_is_refused():
+    """A token that never expires cannot be revoked by waiting: `exp` is required."""
+    with pytest.raises(Unauthenticated, match="exp"):
+        TokenVerifier(Settings(jwt_secret=SECRET)).verify(_token(iat=int(time.time())))
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_a_token_not_valid_yet_is_refused(claim):
+    """`nbf` and `iat` in the future (beyond the leeway for clock skew) are refused."""
+    now = int(time.time())
+    verifier = TokenVerifier(Settings(jwt_secret=SECRET))
+    with pytest.raises(Unauthenticated, match="not yet valid"):
+        verifier.verify(_token(exp=now + 3600, **{claim: now + 600}))
+    assert verifier.verify(_token(exp=now + 3600, **{claim: now + 5})).user_id == "alice"  # skew
+
+
+def test_issued_tokens_expire():
+    claims = jwt.decode(issue_token(SECRET, "alice", ttl_seconds=60), SECRET, algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] == 60

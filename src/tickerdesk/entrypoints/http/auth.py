@@ -16,6 +16,7 @@ from tickerdesk.entrypoints.http.refusals import Forbidden, Unauthenticated
 
 MAX_USER_ID = 128
 MAX_CACHED_TOKENS = 100_000  # at most five minutes each
+LEEWAY_SECONDS = 30  # clock skew between the issuer and us, for exp, nbf and iat
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class TokenVerifier:
                 algorithms=self._algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": ["sub"], "verify_aud": self._audience is not None},
-                leeway=30,
+                # A token without `exp` would be valid forever: a leaked one could never be
+                # outlived. `nbf` and an `iat` in the future (beyond the leeway) are refused too.
+                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"invalid token: {error}") from None
@@ -72,9 +75,7 @@ class TokenVerifier:
         for key in ("scopes", "scp"):
             if isinstance(claims.get(key), list):
                 scopes |= {str(s) for s in claims[key]}
-        expires = claims.get("exp")
-        if not isinstance(expires, (int, float)):
-            expires = time.time() + 300
+        expires = float(claims["exp"])  # required, and PyJWT checked that it is a number
         return Principal(subject, admin="admin" in scopes), min(expires, time.time() + 300)
 
 
