@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+import pytest
+
 from tests.conftest import ADMIN, set_price
 
 
@@ -82,15 +84,29 @@ async def test_immediate_or_cancel_fills_what_it_can_and_cancels_the_rest(trader
     assert await alice.balance() == (D(10_000) - 600, 0)
 
 
-async def test_the_venue_rejects_a_fat_finger_and_the_hold_comes_back(trader, symbol):
+@pytest.mark.parametrize(("side", "limit"), [("buy", "9.9999"), ("buy", "1000.0001"), ("sell", "9.99"),
+                                           ("sell", "1000.01")])
+async def test_a_fat_finger_limit_is_refused_at_placement_and_holds_nothing(trader, symbol, side, limit):
+    alice = await trader(100_000)
+    stock = await symbol("100")
+    if side == "sell":  # shares to sell: bought at the market
+        await alice.place(stockSymbol=stock, quantity=2, orderType="market")
+    before, holding = await alice.balance(), await alice.holding(stock)
+    trades = (await alice.get("/trades"))["items"]
+    refused = await alice.place(expect=422, stockSymbol=stock, tradeType=side, quantity=1, limitPrice=limit)
+    assert refused["code"] == "price_out_of_band"
+    assert "10" in refused["detail"]
+    assert (await alice.balance(), await alice.holding(stock)) == (before, holding)
+    assert (await alice.get("/trades"))["items"] == trades
+
+
+async def test_limits_at_the_edges_of_the_band_are_accepted(trader, symbol):
     alice = await trader(10_000)
     stock = await symbol("100")
-    trade = await alice.trade((await alice.place(stockSymbol=stock, quantity=1, limitPrice="5"))["tradeId"])
-    assert trade["status"] == "rejected"
-    assert trade["rejectReason"]
-    assert await alice.balance() == (D(10_000), 0)
-    types = [n["type"] for n in (await alice.get("/notifications"))["items"]]
-    assert "trade.rejected" in types
+    low = await alice.place(stockSymbol=stock, quantity=1, limitPrice="10", timeInForce="gtc")
+    high = await alice.place(stockSymbol=stock, quantity=1, limitPrice="1000", timeInForce="gtc")
+    assert [(await alice.trade(t["tradeId"]))["status"] for t in (low, high)] == ["pending", "executed"]
+    assert await alice.balance() == (D(10_000) - 10 - 100, 10)  # the high one filled at the market
 
 
 async def test_a_market_sell_fills_at_the_market(trader, symbol, client):

@@ -22,6 +22,7 @@ from tickerdesk.domain.errors import (
     InvalidTransition,
     NotCancelable,
     NotFound,
+    PriceOutOfBand,
     UnknownSymbol,
 )
 from tickerdesk.domain.events import (
@@ -228,6 +229,25 @@ async def test_an_impossible_fill_is_refused_and_rolls_back_everything(world):
     with pytest.raises(InvalidTransition):
         await execute(world, report(order, ReportKind.FILL, 10, "185.0001"))  # above the held price
     assert (world.commands.balance(USER), world.outbox, world.commands.books.executions) == before
+
+
+@pytest.mark.parametrize(("side", "limit"), [(Side.BUY, "18.9999"), (Side.BUY, "1900.0001"),
+                                           (Side.SELL, "18.99"), (Side.SELL, "1900.01")])
+async def test_a_limit_outside_the_price_band_is_refused_before_any_hold(world, side, limit):
+    await deposit(world, "1000000")
+    world.commands.books.positions[(USER, "AAPL")] = Position("AAPL", 10)
+    with pytest.raises(PriceOutOfBand):
+        await place(world, side=side, quantity=1, limit=limit)  # AAPL is at 190
+    assert world.commands.balance(USER) == Balance(D("1000000"))
+    assert world.commands.position(USER, "AAPL") == Position("AAPL", 10)
+    assert not world.commands.books.orders
+
+
+async def test_limits_at_the_edges_of_the_price_band_are_placed(world):
+    await deposit(world, "1000000")
+    await place(world, quantity=1, limit="19")
+    await place(world, quantity=1, limit="1900")
+    assert world.commands.balance(USER).held == D("1919")
 
 
 # -- funding -------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ import hashlib
 from dataclasses import dataclass
 
 from tickerdesk.app.ports import Clock, CommandStore, NewOrder, PriceBook
-from tickerdesk.domain.errors import IdempotencyConflict, InsufficientFunds, InsufficientShares
+from tickerdesk.domain.errors import IdempotencyConflict, InsufficientFunds, InsufficientShares, PriceOutOfBand
 from tickerdesk.domain.events import TradePlaced
 from tickerdesk.domain.ids import new_event_id, new_trade_id
 from tickerdesk.domain.instruments import Instrument, tradable
-from tickerdesk.domain.orders import Order, OrderRequest, Status, hold_price_for
+from tickerdesk.domain.orders import Order, OrderRequest, Status, check_price_band, hold_price_for
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ async def place_order(
     clock: Clock,
 ) -> Placement:
     tradable(instruments, request.symbol)
+    last_price = prices.last(request.symbol)
     now = clock.now()
     order = Order(
         trade_id=new_trade_id(),
@@ -56,7 +57,7 @@ async def place_order(
         time_in_force=request.time_in_force,
         quantity=request.quantity,
         limit_price=request.limit_price,
-        hold_price=hold_price_for(request, prices.last(request.symbol)),
+        hold_price=hold_price_for(request, last_price),
         status=Status.PENDING,
         created_at=now,
         updated_at=now,
@@ -71,9 +72,10 @@ async def place_order(
     )
     keyed = bool(request.client_order_id or idempotency_key)
     try:
+        check_price_band(request, last_price)  # before any hold: a fat finger changes nothing
         written = await commands.place(new)
-    except (InsufficientFunds, InsufficientShares):
-        # A retry of an order placed when the money was there must still find it.
+    except (InsufficientFunds, InsufficientShares, PriceOutOfBand):
+        # A retry of an order placed when the money was there (or the price nearer) must still find it.
         if not keyed or not (existing := await _existing(user_id, request, idempotency_key, commands)):
             raise
         return _replay(existing, request_hash)

@@ -32,6 +32,12 @@ class InsufficientShares(DomainError):
     code = "insufficient_shares"
 
 
+class PriceOutOfBand(DomainError):
+    """A limit too far from the market to be anything but a typing error (a fat finger)."""
+
+    code = "price_out_of_band"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

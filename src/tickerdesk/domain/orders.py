@@ -13,10 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from tickerdesk.domain.errors import InvalidRequest, InvalidTransition
+from tickerdesk.domain.errors import InvalidRequest, InvalidTransition, PriceOutOfBand
 from tickerdesk.domain.money import MAX_PRICE, ZERO, ceil_cents, round_average
 
 MARKET_COLLAR = Decimal("1.05")
+# The fat-finger guard: a limit more than this factor above or below the last price is
+# refused at placement, before any hold; the venue refuses the same as a second line.
+PRICE_BAND = Decimal(10)
 
 
 class Side(StrEnum):
@@ -100,6 +103,24 @@ def hold_price_for(request: OrderRequest, last_price: Decimal | None) -> Decimal
     if last_price is None:  # every instrument has a last price (NOT NULL in the database)
         raise TypeError(f"a market buy of {request.symbol} needs its last price")
     return market_buy_collar(last_price)
+
+
+def within_price_band(price: Decimal, last_price: Decimal) -> bool:
+    """Bounds included; dividing by 10 is exact, so nothing here rounds."""
+    return last_price / PRICE_BAND <= price <= last_price * PRICE_BAND
+
+
+def check_price_band(request: OrderRequest, last_price: Decimal | None) -> None:
+    """Refuse a limit outside the band around the last price. A market order has no
+    limit to check (a market buy's collar is 5% above the price)."""
+    limit = request.limit_price
+    if limit is None or last_price is None or within_price_band(limit, last_price):
+        return
+    low, high, last = (f"{v.normalize():f}" for v in (last_price / PRICE_BAND, last_price * PRICE_BAND, last_price))
+    raise PriceOutOfBand(
+        f"limitPrice {limit} is outside the price band of {request.symbol}: between {low} and {high}, "
+        f"{PRICE_BAND}x either side of the last price {last}"
+    )
 
 
 def venue_limit_for(request: OrderRequest, hold_price: Decimal | None) -> Decimal | None:

@@ -21,11 +21,10 @@ import structlog
 from tickerdesk.app.ports import ExecutionReport, PriceBook, ReportKind, ReportSink, VenueOrder
 from tickerdesk.domain.errors import DomainError
 from tickerdesk.domain.money import MONEY_STEP
-from tickerdesk.domain.orders import Side, TimeInForce
+from tickerdesk.domain.orders import Side, TimeInForce, within_price_band
 
 log = structlog.get_logger(__name__)
 
-PRICE_BAND = Decimal(10)  # limits beyond 10x or below 1/10 of the market are fat fingers
 MIN_PRICE = Decimal("0.01")
 
 
@@ -153,7 +152,8 @@ class SimVenue:
         price = self.prices.last(order.symbol)
         if price is None:
             return [self._report(working, ReportKind.REJECTED, reason="unknown symbol")]
-        if order.limit_price is not None and not price / PRICE_BAND <= order.limit_price <= price * PRICE_BAND:
+        # The second line behind placement's check: the price may have moved since.
+        if order.limit_price is not None and not within_price_band(order.limit_price, price):
             return [self._report(working, ReportKind.REJECTED, reason="limit price outside the price band")]
         reports = [self._report(working, ReportKind.NEW)]
         liquidity = self._liquidity.get(order.symbol)

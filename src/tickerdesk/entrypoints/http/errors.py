@@ -23,6 +23,7 @@ from tickerdesk.domain.errors import (
     InvalidTransition,
     NotCancelable,
     NotFound,
+    PriceOutOfBand,
     UnknownSymbol,
     UnsupportedEvent,
 )
@@ -44,6 +45,7 @@ STATUS: dict[type[Exception], int] = {
     UnknownSymbol: 422,
     InsufficientFunds: 422,
     InsufficientShares: 422,
+    PriceOutOfBand: 422,
     NotFound: 404,
     NotCancelable: 409,
     IdempotencyConflict: 409,
