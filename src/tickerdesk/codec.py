@@ -162,7 +162,7 @@ def order_to_wire(order: VenueOrder, cumulative: int = 0) -> dict[str, Any]:
     return {
         "tradeId": order.trade_id, "account": order.account, "symbol": order.symbol,
         "side": str(order.side), "quantity": order.quantity, "limitPrice": order.limit_price,
-        "timeInForce": str(order.time_in_force), "cumulative": cumulative,
+        "timeInForce": str(order.time_in_force), "acceptedAt": order.accepted_at, "cumulative": cumulative,
     }
 
 
@@ -170,7 +170,7 @@ def order_from_wire(data: dict[str, Any]) -> VenueOrder:
     return VenueOrder(
         trade_id=data["tradeId"], account=data["account"], symbol=data["symbol"], side=Side(data["side"]),
         quantity=int(data["quantity"]), limit_price=_decimal(data.get("limitPrice")),
-        time_in_force=TimeInForce(data["timeInForce"]),
+        time_in_force=TimeInForce(data["timeInForce"]), accepted_at=parse_time(data["acceptedAt"]),
     )
 
 

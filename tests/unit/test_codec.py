@@ -123,7 +123,7 @@ def test_an_event_this_code_cannot_read_is_refused_not_guessed(change):
 
 
 def test_venue_orders_and_reports_survive_the_wire():
-    order = VenueOrder("t-1", "u-1", "AAPL", Side.BUY, 10, Decimal("189.5"), TimeInForce.GTC)
+    order = VenueOrder("t-1", "u-1", "AAPL", Side.BUY, 10, Decimal("189.5"), TimeInForce.GTC, T0)
     assert order_from_wire(loads(dumps(order_to_wire(order)))) == order
     report = ExecutionReport("t-1.fill.10", "t-1", "u-1", ReportKind.FILL, 10, Decimal("189.25"), 10, 0, T0)
     assert report_from_wire(loads(dumps(report_to_wire(report)))) == report

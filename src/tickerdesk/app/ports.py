@@ -218,7 +218,9 @@ class RateLimiter(Protocol):
 @dataclass(frozen=True)
 class VenueOrder:
     """What the venue receives: a FIX NewOrderSingle in miniature. `account` is the
-    user id, so that reports route back to the user's shard without a lookup."""
+    user id, so that reports route back to the user's shard without a lookup.
+    `accepted_at` is when tickerdesk accepted the order (its `created_at`): the trading
+    day a `day` order belongs to, however late it reaches the venue."""
 
     trade_id: str
     account: str
@@ -227,6 +229,7 @@ class VenueOrder:
     quantity: int
     limit_price: Decimal | None  # None: a market sell
     time_in_force: TimeInForce
+    accepted_at: datetime
 
 
 class ReportKind(StrEnum):
@@ -271,7 +274,11 @@ class SimulatorControl(Protocol):
 
     async def set_price(self, symbol: str, price: Decimal, liquidity: int | None) -> None: ...
 
-    async def close_session(self) -> None: ...
+    async def close_session(self, at: datetime) -> None:
+        """End the trading day at `at` (the clock that stamps orders' `created_at`):
+        every `day` order accepted before it expires, also one still on its way to the
+        venue; orders accepted after it belong to the next day."""
+        ...
 
 
 class PriceBook(Protocol):

@@ -5,6 +5,7 @@ line as orders, so a price set after an order is seen after it; they are calls
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from tickerdesk.adapters.rabbitmq.broker import Broker
@@ -34,5 +35,5 @@ class BrokerSimControl:
         await self.broker.call("venue", "orders", {"command": "set_price", "symbol": symbol, "price": price,
                                                     "liquidity": liquidity}, self.timeout)
 
-    async def close_session(self) -> None:
-        await self.broker.call("venue", "orders", {"command": "close_session"}, self.timeout)
+    async def close_session(self, at: datetime) -> None:
+        await self.broker.call("venue", "orders", {"command": "close_session", "at": at}, self.timeout)

@@ -1,15 +1,17 @@
 """The simulated venue's book in Redis, so that a venue-sim killed mid-burst comes
 back with its working orders: one hash field per working order, the ids it has seen,
-and the liquidity caps."""
+the liquidity caps, and the time of the last close (orders accepted before it that
+arrive after a restart must still expire)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from tickerdesk.app.ports import VenueOrder
-from tickerdesk.codec import dumps, loads, order_from_wire, order_to_wire
+from tickerdesk.codec import dumps, loads, order_from_wire, order_to_wire, parse_time
 
 
 class RedisSimState:
@@ -17,7 +19,8 @@ class RedisSimState:
 
     def __init__(self, redis: aioredis.Redis, prefix: str):
         self.redis = redis
-        self.orders, self.seen, self.liquidity = (f"{prefix}:sim:{k}" for k in ("orders", "seen", "liquidity"))
+        self.orders, self.seen, self.liquidity, self.closed_at = (
+            f"{prefix}:sim:{k}" for k in ("orders", "seen", "liquidity", "closed_at"))
 
     async def save(self, changes: dict[str, Any]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -31,13 +34,19 @@ class RedisSimState:
             pipe.delete(self.liquidity)
             if changes["liquidity"]:
                 pipe.hset(self.liquidity, mapping={s: dumps(v) for s, v in changes["liquidity"].items()})
+            if changes.get("closedAt") is not None:
+                pipe.set(self.closed_at, dumps(changes["closedAt"]))
             await pipe.execute()
 
-    async def load(self) -> tuple[list[tuple[VenueOrder, int]], set[str], dict[str, int | None]]:
+    async def load(
+        self,
+    ) -> tuple[list[tuple[VenueOrder, int]], set[str], dict[str, int | None], datetime | None]:
         orders = [loads(v) for v in (await self.redis.hgetall(self.orders)).values()]
         seen = {_text(s) for s in await self.redis.smembers(self.seen)}
         liquidity = {_text(k): loads(v) for k, v in (await self.redis.hgetall(self.liquidity)).items()}
-        return [(order_from_wire(o), int(o["cumulative"])) for o in orders], seen, liquidity
+        closed_at = await self.redis.get(self.closed_at)
+        return ([(order_from_wire(o), int(o["cumulative"])) for o in orders], seen, liquidity,
+                None if closed_at is None else parse_time(loads(closed_at)))
 
 
 def _text(value: bytes | str) -> str:

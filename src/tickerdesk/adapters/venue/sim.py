@@ -4,6 +4,10 @@ It stands in for an external exchange. Working orders fill when the price moves
 through them, at the current price (at or better than their limit), at most
 `liquidity` shares per order per price update. Reports go to the sink one at a
 time and in the order the venue made them, so a cancel can never overtake a fill.
+
+The trading day ends by time, not by arrival: a close at T expires every `day` order
+accepted (by tickerdesk) before T, the ones working now and the ones still on their
+way, which expire the moment they arrive; orders accepted from T on are the next day's.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class SimVenue:
         self._lock = asyncio.Lock()
         self._random = random.Random(seed)
         self._dirty: set[tuple[str, str]] = set()  # (symbol, trade id) changed since drain_changes
+        self._closed_at: datetime | None = None  # the last close: when the current day began
 
     # -- the venue port ---------------------------------------------------------
     async def submit(self, order: VenueOrder) -> None:
@@ -74,6 +79,9 @@ class SimVenue:
                 return  # a resubmission: the venue keeps one order per id
             self._seen.add(order.trade_id)
             self._dirty.add((order.symbol, order.trade_id))
+            if self._from_a_closed_day(order):  # it was on its way when its day ended
+                await self._emit([self._report(_Working(order), ReportKind.EXPIRED, reason="end of day")])
+                return
             await self._emit(self._arrive(order))
 
     async def cancel(self, trade_id: str, account: str, symbol: str) -> None:
@@ -92,13 +100,16 @@ class SimVenue:
             await self._emit(self._match(symbol, price))
         self._persist({symbol: price})
 
-    async def close_session(self) -> None:
-        """End the trading day: every `day` order expires; the next day starts at once."""
+    async def close_session(self, at: datetime) -> None:
+        """End the trading day at `at`: every `day` order accepted before it expires, now
+        or when it arrives; the next day starts at `at`. Closes only move forward, so a
+        late close command cannot reopen a day."""
         async with self._lock:
+            self._closed_at = at if self._closed_at is None else max(self._closed_at, at)
             reports = []
             for orders in self._book.values():
                 for trade_id, working in list(orders.items()):
-                    if working.order.time_in_force is TimeInForce.DAY:
+                    if self._from_a_closed_day(working.order):
                         del orders[trade_id]
                         self._dirty.add((working.order.symbol, trade_id))
                         reports.append(self._report(working, ReportKind.EXPIRED, reason="end of day"))
@@ -125,26 +136,35 @@ class SimVenue:
             except Exception:  # the feed must outlive a bad tick
                 log.exception("price walk failed")
 
+    def _from_a_closed_day(self, order: VenueOrder) -> bool:
+        return (order.time_in_force is TimeInForce.DAY and self._closed_at is not None
+                and order.accepted_at < self._closed_at)
+
     def working_orders(self) -> int:
         return sum(len(orders) for orders in self._book.values())
 
     # -- durability (the venue-sim process keeps its book in Redis) --------------
     def drain_changes(self) -> dict:
         """What changed since the last call: orders now working (or gone: None), the
-        ids seen, liquidity and prices. Cheap: proportional to the change, not the book."""
+        ids seen, liquidity, prices and the last close. Cheap: proportional to the
+        change, not the book."""
         orders = {}
         for symbol, trade_id in self._dirty:
             working = self._book.get(symbol, {}).get(trade_id)
             orders[trade_id] = None if working is None else {
                 "order": working.order, "cumulative": working.cumulative}
         self._dirty.clear()
-        return {"orders": orders, "liquidity": dict(self._liquidity), "prices": self.prices.snapshot()}
+        return {"orders": orders, "liquidity": dict(self._liquidity), "prices": self.prices.snapshot(),
+                "closedAt": self._closed_at}
 
-    def restore(self, orders: list[tuple[VenueOrder, int]], seen: set[str], liquidity: dict[str, int | None]) -> None:
+    def restore(self, orders: list[tuple[VenueOrder, int]], seen: set[str], liquidity: dict[str, int | None],
+                closed_at: datetime | None = None) -> None:
         for order, cumulative in orders:
             self._book.setdefault(order.symbol, {})[order.trade_id] = _Working(order, cumulative)
         self._seen |= seen | {order.trade_id for order, _ in orders}
         self._liquidity.update(liquidity)
+        if closed_at is not None:
+            self._closed_at = closed_at if self._closed_at is None else max(self._closed_at, closed_at)
 
     # -- matching ---------------------------------------------------------------
     def _arrive(self, order: VenueOrder) -> list[ExecutionReport]:

@@ -19,7 +19,7 @@ from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker
 from tickerdesk.adapters.redis.sim_book import RedisSimState
 from tickerdesk.adapters.venue.sim import SimPrices, SimVenue
 from tickerdesk.app.ports import ExecutionReport, Queries, ReportKind
-from tickerdesk.codec import order_from_wire, report_to_wire
+from tickerdesk.codec import order_from_wire, parse_time, report_to_wire
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +64,7 @@ class SimVenueService:
             liquidity = command.get("liquidity")
             await venue.set_price(command["symbol"], Decimal(command["price"]), int(liquidity) if liquidity else None)
         elif kind == "close_session":
-            await venue.close_session()
+            await venue.close_session(parse_time(command["at"]))
         else:
             log.warning("unknown venue command", command=kind)
         await self.state.save(venue.drain_changes())

@@ -21,6 +21,7 @@ def venue_order_for(order: Order) -> VenueOrder:
         quantity=order.remaining_quantity,
         limit_price=order.limit_price if order.limit_price is not None else order.hold_price,
         time_in_force=order.time_in_force,
+        accepted_at=order.created_at,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from tickerdesk.app.funding import fund
-from tickerdesk.app.views import balance_view
+from tickerdesk.app.views import balance_view, rfc3339
 from tickerdesk.domain.accounting import LedgerKind
 from tickerdesk.domain.errors import UnknownSymbol
 from tickerdesk.domain.money import plain
@@ -59,6 +59,9 @@ async def set_price(request: Request, symbol: str, admin: Admin) -> ExactJSONRes
 
 @router.post("/sim/session/close")
 async def close_session(request: Request, admin: Admin) -> ExactJSONResponse:
-    """Simulated venue only: end the trading day; `day` orders expire."""
-    await services_of(request).sim.close_session()
-    return ExactJSONResponse({"closed": True})
+    """Simulated venue only: end the trading day now. Every `day` order accepted before
+    `closedAt` expires, also one still on its way to the venue; later ones are the next day's."""
+    services = services_of(request)
+    at = services.clock.now()  # the clock that stamps orders: "before" means by the same clock
+    await services.sim.close_session(at)
+    return ExactJSONResponse({"closed": True, "closedAt": rfc3339(at)})
