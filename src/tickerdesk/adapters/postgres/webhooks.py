@@ -28,6 +28,9 @@ from tickerdesk.domain.events import Event
 
 SECRET_PREFIX = "whsec_"
 MAX_WEBHOOKS_PER_USER = 20
+# The first key of the per-user advisory lock that serializes registrations; the
+# second is a hash of the user id (two users sharing a hash only wait for each other).
+REGISTER_LOCK = 7341
 MAX_ERROR_CHARS = 500
 
 
@@ -89,13 +92,19 @@ class PgWebhooks:
     async def register(self, user_id: str, url: str, event_types: list[str] | None) -> dict[str, Any]:
         """A new active webhook. The result is the only place its secret is ever shown."""
         secret = new_secret()
-        row = await self.pool.fetchrow(
-            """INSERT INTO webhooks (user_id, webhook_id, url, secret, event_types)
-               SELECT $1, $2, $3, $4, $5::text[]
-               WHERE (SELECT count(*) FROM webhooks WHERE user_id = $1 AND active) < $6
-               RETURNING webhook_id::text, url, event_types, created_at""",
-            user_id, str(uuid.uuid4()), url, secret, event_types, self.max_per_user,
-        )
+        # Count-then-insert holds only if one registration per user runs at a time: a
+        # transaction-scoped lock per user serializes them (other users' run alongside),
+        # and the INSERT is a statement of its own so that its snapshot, taken after
+        # the lock, sees the webhooks the previous holder committed.
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", REGISTER_LOCK, user_id)
+            row = await conn.fetchrow(
+                """INSERT INTO webhooks (user_id, webhook_id, url, secret, event_types)
+                   SELECT $1, $2, $3, $4, $5::text[]
+                   WHERE (SELECT count(*) FROM webhooks WHERE user_id = $1 AND active) < $6
+                   RETURNING webhook_id::text, url, event_types, created_at""",
+                user_id, str(uuid.uuid4()), url, secret, event_types, self.max_per_user,
+            )
         if row is None:
             raise InvalidRequest(f"a user may have at most {self.max_per_user} webhooks; delete one first")
         return {**_webhook_view(row), "secret": secret}
