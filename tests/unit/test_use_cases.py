@@ -3,6 +3,7 @@ moves, refuses and announces."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -337,3 +338,15 @@ async def test_the_notifier_stores_user_facing_events_once_and_pushes_them(world
     await Notifier(inbox, hub).handle(world.outbox)  # redelivered
     assert len(inbox.stored) == 3  # deposit, placed, balance; the cancel request is internal
     assert [n.seq for n in hub.published] == [1, 2, 3, 1, 2, 3]
+
+
+async def test_a_unit_of_work_that_fails_leaves_the_model_as_it_was(world):
+    await deposit(world, "10000")
+    order = await place(world)
+    with pytest.raises(RuntimeError):
+        async with world.commands.unit_of_work() as uow:
+            locked = await uow.lock_order(USER, order.trade_id)
+            assert locked is not None
+            await uow.save_order(replace(locked, cancel_requested=True))
+            raise RuntimeError("the transaction fails after the write")
+    assert world.commands.order(USER, order.trade_id).cancel_requested is False

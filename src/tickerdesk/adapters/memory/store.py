@@ -16,7 +16,7 @@ import asyncio
 import copy
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -158,7 +158,10 @@ class MemoryUnitOfWork:
         return stored.order if stored else None
 
     async def save_order(self, order: Order) -> None:
-        self.books.orders[(order.user_id, order.trade_id)].order = order
+        # Replaced, never mutated: a rollback restores the dict it copied, which still
+        # holds the old record.
+        key = (order.user_id, order.trade_id)
+        self.books.orders[key] = replace(self.books.orders[key], order=order)
 
     async def record_execution(
         self, order: Order, execution_id: str, quantity: int, price: Decimal, at: datetime
