@@ -266,17 +266,12 @@ async def test_placements_succeed_while_rabbitmq_is_down_and_events_flow_when_it
         client = Client(session, stack.url, stack.token(user))
         await ops.call("PUT", "/sim/stocks/KO", {"price": 60}, expect=200)
         await ops.call("POST", "/admin/deposits", {"userId": user, "amount": 100_000}, expect=201)
-        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
-        try:
-            placed = []
-            for _ in range(10):
-                status, trade = await client.call("POST", "/trade/place", {
-                    "stockSymbol": "KO", "quantity": 1, "tradeType": "buy", "orderType": "market"})
-                assert status == 201, trade
-                placed.append(trade["tradeId"])
-            await asyncio.sleep(3)
-        finally:
-            subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+        # The inbox trails the trades: the executions worker commits `executed` with its
+        # event in the outbox, and the notifier writes the notification only after the
+        # relay, RabbitMQ and its own queue (after an outage, once each has reconnected).
+        # Holding the notifier back (its inserts wait for this lock) makes that lag
+        # certain instead of a matter of timing; the notifications must still all come.
+        placed: list[str] = []
 
         async def executed() -> bool:
             for trade_id in placed:
@@ -285,8 +280,32 @@ async def test_placements_succeed_while_rabbitmq_is_down_and_events_flow_when_it
                     return False
             return True
 
-        await wait_until(executed, timeout=90, interval=1.0, stack=stack)
-        notes = await inbox(client)
+        hold = await asyncpg.connect(stack.database_url)
+        try:
+            async with hold.transaction():
+                await hold.execute("LOCK TABLE notifications IN SHARE MODE")
+                subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
+                try:
+                    for _ in range(10):
+                        status, trade = await client.call("POST", "/trade/place", {
+                            "stockSymbol": "KO", "quantity": 1, "tradeType": "buy", "orderType": "market"})
+                        assert status == 201, trade
+                        placed.append(trade["tradeId"])
+                    await asyncio.sleep(3)
+                finally:
+                    subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+                await wait_until(executed, timeout=90, interval=0.25, stack=stack)
+                notes = await inbox(client)
+                assert not any(n["type"] == "trade.executed" for n in notes)  # executed, not yet notified
+        finally:
+            await hold.close()  # the lock goes with its transaction: the notifier runs on
+
+        async def notified() -> bool:  # late, never lost: every one arrives once the notifier runs
+            nonlocal notes
+            notes = await inbox(client)
+            return sum(n["type"] == "trade.executed" for n in notes) >= 10
+
+        await wait_until(notified, timeout=30, stack=stack)
         assert sum(n["type"] == "trade.executed" for n in notes) == 10
 
         async def in_history() -> bool:  # the read model, in its own database, catches up
