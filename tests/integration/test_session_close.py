@@ -23,7 +23,6 @@ from tickerdesk.adapters.redis.sim_book import RedisSimState
 from tickerdesk.adapters.venue.sim_service import SimVenueService
 from tickerdesk.app.place_order import place_order
 from tickerdesk.app.ports import VenueOrder
-from tickerdesk.codec import loads
 from tickerdesk.domain.orders import OrderRequest, OrderType, Side, TimeInForce
 
 AMQP_URL = os.environ.get("TICKERDESK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
