@@ -1,5 +1,5 @@
 # The two commands a new user needs:
-#   make up     run tickerdesk on this machine (embedded PostgreSQL unless configured)
+#   make up     run tickerdesk on this machine (embedded PostgreSQL unless configured; PORT=, HOST=)
 #   make test   run the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -12,8 +12,13 @@ $(BIN)/tickerdesk: pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# `make up PORT=8001 HOST=0.0.0.0` serves elsewhere (set on the command line: a HOST or PORT
+# in the environment, which some shells and platforms export, is not taken).
+HOST := 127.0.0.1
+PORT := 8000
+
 up: $(BIN)/tickerdesk
-	$(BIN)/tickerdesk up
+	$(BIN)/tickerdesk up --host $(HOST) --port $(PORT)
 
 test: $(BIN)/tickerdesk
 	./scripts/services.sh

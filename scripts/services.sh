@@ -30,7 +30,7 @@ if ! listening 5672 && command -v rabbitmq-server >/dev/null 2>&1; then
 fi
 # nginx fronts the api replicas in the end-to-end topology tests and `make topology`.
 if ! command -v nginx >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing nginx"
+  echo "installing nginx for the end-to-end topology tests (apt-get)"
   (apt-get install -y -qq nginx >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx >/dev/null 2>&1)) \
     || echo "nginx could not be installed; the topology tests will fail"
 fi

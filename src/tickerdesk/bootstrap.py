@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import structlog
@@ -61,7 +62,7 @@ from tickerdesk.app.post_commit import PostCommit
 from tickerdesk.app.rate_limits import RateLimit
 from tickerdesk.app.services import Services
 from tickerdesk.codec import decode_event, report_from_wire
-from tickerdesk.config import Settings, with_jwt_secret
+from tickerdesk.config import Settings, SetupError, not_set_up, with_jwt_secret
 from tickerdesk.domain.events import Event
 from tickerdesk.entrypoints.http.app import create_app
 from tickerdesk.entrypoints.processes import serve_metrics, until_stopped
@@ -339,17 +340,43 @@ async def run_venue_sim(settings: Settings) -> None:
 
 
 def database_url(settings: Settings) -> str:
-    """The configured database, else the embedded one in the data directory."""
-    return settings.database_url or EmbeddedPostgres(settings.data_dir).url
+    """The configured database, else the embedded one `up` made in the data directory.
+    Only `up` makes one: another command would make an empty database and report on it."""
+    if settings.database_url:
+        return settings.database_url
+    if not EmbeddedPostgres.exists(settings.data_dir):
+        raise not_set_up(settings, "database", "TICKERDESK_DATABASE_URL")
+    return EmbeddedPostgres(settings.data_dir).url
+
+
+def _shown(url: str) -> str:
+    """The URL as a message may show it: without its password."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}@{parts.netloc.rsplit('@', 1)[1]}"))
+
+
+async def _connect(url: str) -> asyncpg.Connection:
+    """A connection, or a SetupError naming the server that could not be used and why."""
+    try:
+        return await asyncpg.connect(asyncpg_dsn(url), timeout=10)
+    except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise SetupError(f"cannot use the database at {_shown(url)} ({error or type(error).__name__}): is "
+                         "PostgreSQL running there, and is TICKERDESK_DATABASE_URL right?") from None
 
 
 async def migrate_database(url: str) -> None:
+    await (await _connect(url)).close()  # an unreachable server is one line, not Alembic's traceback
     await migrate(url)
 
 
 async def verify_database(url: str) -> list[Violation]:
-    conn = await asyncpg.connect(asyncpg_dsn(url))
+    conn = await _connect(url)
     try:
         return await verify(conn)
+    except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as error:
+        raise SetupError(f"the database at {_shown(url)} lacks tickerdesk's newest schema ({error}): run "
+                         "`tickerdesk migrate` with the same settings, then verify again") from None
     finally:
         await conn.close()

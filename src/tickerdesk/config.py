@@ -6,14 +6,21 @@ import secrets
 from decimal import Decimal
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SetupError(Exception):
+    """An expected condition a command names in one line and exits 2 on, never with a
+    traceback: no data directory, no database, a database not migrated or not reachable,
+    a port in use. The message says what, where, and what to do."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TICKERDESK_", extra="ignore")
 
     database_url: str | None = None  # None: `tickerdesk up` starts an embedded PostgreSQL
-    data_dir: Path = Path(".tickerdesk")
+    data_dir: Path = Path(".tickerdesk")  # made absolute once, so every command looks in one place
     database_pool_size: int = 20
 
     jwt_secret: str | None = None  # HS256
@@ -45,20 +52,39 @@ class Settings(BaseSettings):
     metrics_port: int = 0  # relay, worker and venue-sim serve /metrics here when set
 
     log_level: str = "info"
-    log_json: bool = True
+    log_json: bool = True  # `tickerdesk up` writes console text for a person unless this is set
+    access_log: bool = True  # a line per request: method, path, status, ms, user, request id
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Messages and `up`'s banner then name a directory that means the same from anywhere."""
+        return value.expanduser().resolve()
 
     @property
     def secret_file(self) -> Path:
         return self.data_dir / "jwt-secret"
 
 
-def with_jwt_secret(settings: Settings) -> Settings:
+def not_set_up(settings: Settings, missing: str, alternative: str) -> SetupError:
+    """Nothing `up` would have made is in the data directory: say where we looked and how
+    to look elsewhere, instead of making a fresh (and useless) one there."""
+    return SetupError(
+        f"no {missing} in {settings.data_dir}: run this where you ran `tickerdesk up`, or pass "
+        f"--data-dir DIR (or set TICKERDESK_DATA_DIR) to the directory it used, or set {alternative}")
+
+
+def with_jwt_secret(settings: Settings, *, create: bool = True) -> Settings:
     """The configured HS256 secret, else the one kept in the data directory (made once,
-    readable by its owner only), so `tickerdesk up` and `tickerdesk token` agree."""
+    readable by its owner only), so `tickerdesk up` and `tickerdesk token` agree.
+    Without `create` (a command that issues tokens for a running `up`), a missing secret
+    is a SetupError: a new one would sign tokens that server refuses."""
     if settings.jwt_secret or settings.jwt_public_key:
         return settings
     path = settings.secret_file
     if not path.exists():
+        if not create:
+            raise not_set_up(settings, "JWT secret", "TICKERDESK_JWT_SECRET")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)

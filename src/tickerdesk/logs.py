@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
 
@@ -11,7 +12,9 @@ def configure(level: str = "info", json: bool = True) -> None:
     logging.basicConfig(format="%(message)s", level=level.upper())
     for chatty in ("alembic", "pgserver"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    # Colours only for a terminal: in a file or a pipe the escape codes are noise to grep through.
+    renderer = (structlog.processors.JSONRenderer() if json
+                else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty()))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

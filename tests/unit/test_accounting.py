@@ -139,7 +139,7 @@ def test_buying_again_after_selling_out_starts_a_fresh_average():
 
 def test_holding_more_than_the_free_shares_raises_insufficient_shares():
     position = Position("AAPL").bought(10, D("100")).hold(7)
-    with pytest.raises(InsufficientShares, match="3 AAPL shares are free"):
+    with pytest.raises(InsufficientShares, match="4 AAPL shares are needed and 3 are free to sell"):
         position.hold(4)
     assert position.hold(3).held_quantity == 10
 

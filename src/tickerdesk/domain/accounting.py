@@ -72,7 +72,7 @@ class Balance:
         moved_available, moved_held = balance_delta(entries)
         available, held = self.available + moved_available, self.held + moved_held
         if available < 0:
-            raise InsufficientFunds(f"available balance {self.available} is too low")
+            raise InsufficientFunds.needing(-moved_available, self.available)
         if held < 0:
             raise ValueError("held cash cannot go negative")
         return Balance(available, held)
@@ -109,9 +109,7 @@ class Position:
 
     def hold(self, shares: int) -> Position:
         if self.held_quantity + shares > self.quantity:
-            raise InsufficientShares(
-                f"{self.quantity - self.held_quantity} {self.symbol} shares are free to sell"
-            )
+            raise InsufficientShares.needing(self.symbol, shares, self.quantity - self.held_quantity)
         return replace(self, held_quantity=self.held_quantity + shares)
 
     def released(self, shares: int) -> Position:

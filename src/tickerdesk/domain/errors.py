@@ -5,6 +5,12 @@ The HTTP entry point maps each class to a status code in one table
 message, since retrying a broken rule can never succeed.
 """
 
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tickerdesk.domain.money import plain
+
 
 class DomainError(Exception):
     """A refusal: the command broke a rule. `code` is the machine-readable name."""
@@ -27,9 +33,19 @@ class UnknownSymbol(DomainError):
 class InsufficientFunds(DomainError):
     code = "insufficient_funds"
 
+    @classmethod
+    def needing(cls, needed: Decimal, available: Decimal) -> InsufficientFunds:
+        """The refusal every store gives, in one wording: a client can act on the figures."""
+        return cls(f"{plain(needed)!s} is needed and {plain(available)!s} is available")
+
 
 class InsufficientShares(DomainError):
     code = "insufficient_shares"
+
+    @classmethod
+    def needing(cls, symbol: str, needed: int, free: int) -> InsufficientShares:
+        """The refusal every store gives, in one wording: a client can act on the figures."""
+        return cls(f"{needed} {symbol} shares are needed and {free} are free to sell")
 
 
 class PriceOutOfBand(DomainError):

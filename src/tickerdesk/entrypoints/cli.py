@@ -3,27 +3,63 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import shlex
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from tickerdesk.config import Settings, with_jwt_secret
+from tickerdesk.config import Settings, SetupError, with_jwt_secret
 
 app = typer.Typer(help="tickerdesk: the backend of a retail stock brokerage.", no_args_is_help=True)
 console = Console()
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where `up` keeps its database and secret "
-                                                                "(default: TICKERDESK_DATA_DIR or .tickerdesk).")]
+                                                                "(default: TICKERDESK_DATA_DIR, else .tickerdesk in "
+                                                                "the current directory).")]
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
-    settings = Settings()
-    if data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": data_dir})
-    return settings
+    """The settings, `--data-dir` over TICKERDESK_DATA_DIR over the default: the same
+    resolution (to an absolute path) for every command."""
+    return Settings() if data_dir is None else Settings(data_dir=data_dir)
+
+
+@contextmanager
+def _expected() -> Iterator[None]:
+    """An expected condition (see SetupError) is one line on stderr and exit code 2; a
+    traceback is for what nobody expected."""
+    try:
+        yield
+    except SetupError as error:
+        typer.echo(f"tickerdesk: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind the port as uvicorn will (SO_REUSEADDR too, so the TIME_WAIT of a last run
+    is no obstacle) before anything starts or prints: a port in use is one line saying
+    so, not a "serving" banner followed by uvicorn's failure."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise SetupError(f"{shown} is already in use (another `tickerdesk up`?): stop what listens there, "
+                                 f"or choose another port: make up PORT={port + 1} "
+                                 f"(tickerdesk up --port {port + 1})") from None
+            raise SetupError(f"cannot listen on {shown} ({error.strerror or error}): choose another interface or "
+                             f"port: make up HOST=127.0.0.1 PORT={port} (tickerdesk up --host 127.0.0.1 "
+                             f"--port {port})") from None
 
 
 @app.command()
@@ -38,14 +74,20 @@ def up(
     from tickerdesk.bootstrap import up_app
     from tickerdesk.logs import configure
 
+    with _expected():
+        _check_port(host, port)
     settings = with_jwt_secret(_settings(data_dir))
-    configure(settings.log_level, settings.log_json)
+    # A person reads `up`'s output (the access log too): console text, unless TICKERDESK_LOG_JSON asks.
+    configure(settings.log_level, settings.log_json if "log_json" in settings.model_fields_set else False)
+    # soft_wrap: a long data directory stays on one line, so the token commands can be copied
+    data_dir_option = escape(f"--data-dir {shlex.quote(str(settings.data_dir))}")
     if not settings.database_url:
-        console.print(f"[dim]starting the embedded PostgreSQL in {settings.data_dir / 'pg'}[/dim]")
+        console.print(f"[dim]starting the embedded PostgreSQL in {escape(str(settings.data_dir / 'pg'))}[/dim]",
+                      soft_wrap=True)
     api = up_app(settings, settings.data_dir)
-    console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)")
-    console.print(f"  a token:        tickerdesk token alice --data-dir {settings.data_dir}")
-    console.print(f"  an admin token: tickerdesk token ops --admin --data-dir {settings.data_dir}")
+    console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)", soft_wrap=True)
+    console.print(f"  a token:        tickerdesk token alice {data_dir_option}", soft_wrap=True)
+    console.print(f"  an admin token: tickerdesk token ops --admin {data_dir_option}", soft_wrap=True)
     uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -114,7 +156,8 @@ def token(
     """Print a JWT for USER signed with the configured secret (or `up`'s)."""
     from tickerdesk.entrypoints.http.auth import issue_token
 
-    settings = with_jwt_secret(_settings(data_dir))
+    with _expected():
+        settings = with_jwt_secret(_settings(data_dir), create=False)
     if not settings.jwt_secret:
         raise typer.BadParameter("tokens can only be issued with an HS256 secret (TICKERDESK_JWT_SECRET)")
     typer.echo(issue_token(settings.jwt_secret, user, admin=admin))
@@ -125,7 +168,8 @@ def migrate(data_dir: DataDir = None) -> None:
     """Bring the database schema to the newest revision."""
     from tickerdesk.bootstrap import database_url, migrate_database
 
-    asyncio.run(migrate_database(database_url(_settings(data_dir))))
+    with _expected():
+        asyncio.run(migrate_database(database_url(_settings(data_dir))))
     console.print("schema is up to date")
 
 
@@ -134,7 +178,8 @@ def verify(data_dir: DataDir = None) -> None:
     """Check every money and share invariant; exit 1 naming each violation."""
     from tickerdesk.bootstrap import database_url, verify_database
 
-    violations = asyncio.run(verify_database(database_url(_settings(data_dir))))
+    with _expected():
+        violations = asyncio.run(verify_database(database_url(_settings(data_dir))))
     if not violations:
         console.print("[green]all invariants hold[/green]")
         return
@@ -164,7 +209,8 @@ def bench(
     """Measure placements per second against a floor measured in the same run."""
     from tickerdesk.entrypoints.bench import run
 
-    secret = with_jwt_secret(_settings()).jwt_secret if target else None
+    with _expected():
+        secret = with_jwt_secret(_settings(), create=False).jwt_secret if target else None
     results = asyncio.run(run(server_url, orders, concurrency, users, target, secret))
     floor = results[0].rate
     where = target or "tickerdesk up (one process)"

@@ -144,11 +144,21 @@ WITH b AS (
 ),{_FUNDING_TAIL}"""
 
 
-def _refusal(order: Order) -> Exception:
-    """The hold could not be taken: the balance or the position is too small (or absent)."""
+async def _available(pool: asyncpg.Pool, user_id: str) -> Decimal:
+    """What the account has available, for a refusal to say so (no account: nothing)."""
+    available = await pool.fetchval("SELECT available FROM accounts WHERE user_id = $1", user_id)
+    return available if available is not None else Decimal(0)
+
+
+async def _refusal(pool: asyncpg.Pool, order: Order) -> Exception:
+    """The hold could not be taken: the balance or the position is too small (or absent).
+    The figures the refusal gives are read after the failed statement, so a placement that
+    succeeds stays one round trip; they inform the client and decide nothing."""
     if order.side is Side.BUY:
-        return InsufficientFunds(f"{order.initial_cash_hold} is needed and the available balance is lower")
-    return InsufficientShares(f"fewer than {order.quantity} {order.symbol} shares are free to sell")
+        return InsufficientFunds.needing(order.initial_cash_hold, await _available(pool, order.user_id))
+    free = await pool.fetchval("SELECT quantity - held_quantity FROM positions WHERE user_id = $1 AND symbol = $2",
+                               order.user_id, order.symbol)
+    return InsufficientShares.needing(order.symbol, order.quantity, free or 0)
 
 
 def _placement_args(new: NewOrder) -> tuple[object, ...]:
@@ -182,9 +192,9 @@ class PgCommandStore:
         except asyncpg.UniqueViolationError:
             return None
         except asyncpg.CheckViolationError:
-            raise _refusal(order) from None
+            raise await _refusal(self.pool, order) from None
         if row is None:  # no account, or no position in this stock
-            raise _refusal(order)
+            raise await _refusal(self.pool, order)
         at, user = new.placed.occurred_at, order.user_id
         update: BalanceUpdated | PortfolioUpdated
         if order.side is Side.BUY:
@@ -218,8 +228,8 @@ class PgCommandStore:
             return None
         except asyncpg.CheckViolationError:
             row = None
-        if row is None:
-            raise InsufficientFunds(f"the available balance is lower than {entry.amount}")
+        if row is None:  # read after the refusal, as a placement's (see _refusal)
+            raise InsufficientFunds.needing(entry.amount, await _available(self.pool, user_id))
         updated = BalanceUpdated(id=event_id, user_id=user_id, occurred_at=at, balance=balance_from_row(row))
         await self._after_commit([updated])
         return updated

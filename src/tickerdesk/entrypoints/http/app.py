@@ -72,5 +72,5 @@ def create_app(
     errors.install(app)
     for module in (trading, account, stream, webhooks, market, admin, health):
         app.include_router(module.router)
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, access_log=settings.access_log)
     return app

@@ -90,7 +90,9 @@ def bearer_token(header: str | None) -> str:
 
 async def current_user(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify(bearer_token(request.headers.get("authorization")))
+    principal = verifier.verify(bearer_token(request.headers.get("authorization")))
+    request.state.user_id = principal.user_id  # for the access log line (middleware.RequestContext)
+    return principal
 
 
 async def current_admin(request: Request) -> Principal:

@@ -36,6 +36,8 @@ from tickerdesk.entrypoints.http.refusals import (
     Refusal,
     RequestInvalid,
     Unauthenticated,
+    detail_of,
+    plain_message,
 )
 
 log = structlog.get_logger(__name__)
@@ -90,10 +92,9 @@ async def _refused(request: Request, error: Exception) -> ExactJSONResponse:
 async def _validation_error(request: Request, error: Exception) -> ExactJSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
-        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()
+        {"field": ".".join(str(p) for p in e["loc"]), "message": plain_message(e)} for e in error.errors()
     ]
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return problem(400, "invalid_request", detail, errors=errors)
+    return problem(400, "invalid_request", detail_of(errors), errors=errors)
 
 
 async def _http_error(request: Request, error: Exception) -> ExactJSONResponse:

@@ -1,6 +1,8 @@
 """A pure ASGI middleware (cheaper than BaseHTTPMiddleware on the hot path): binds a
 request id to the logs, echoes it in `X-Request-ID`, adds the headers a route left in
-`request.state.response_headers` (rate limits, also on errors), and times every request."""
+`request.state.response_headers` (rate limits, also on errors), times every request, and
+writes the access log: one line per request once its response is sent, with the user the
+auth dependency left in `request.state.user_id` (none when the request had no valid token)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ import structlog
 
 from tickerdesk.metrics import REQUESTS
 
+access = structlog.get_logger("tickerdesk.access")
+
 
 class RequestContext:
-    def __init__(self, app):
+    def __init__(self, app, access_log: bool = True):
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -38,8 +43,10 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            REQUESTS.labels(scope["method"], getattr(route, "path", "unmatched"), status[0]).observe(
-                time.perf_counter() - started
-            )
+            route, elapsed = scope.get("route"), time.perf_counter() - started
+            REQUESTS.labels(scope["method"], getattr(route, "path", "unmatched"), status[0]).observe(elapsed)
+            if self.access_log:
+                access.info("request", method=scope["method"], path=scope["path"], status=status[0],
+                            duration_ms=round(elapsed * 1000, 1), user_id=scope.get("state", {}).get("user_id"),
+                            request_id=request_id)
             structlog.contextvars.unbind_contextvars("request_id")
