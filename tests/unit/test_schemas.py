@@ -11,15 +11,16 @@ from pydantic import ValidationError
 from tickerdesk.domain.errors import InvalidRequest
 from tickerdesk.domain.orders import OrderType, Side, TimeInForce
 from tickerdesk.entrypoints.http.jsonio import parse_json
-from tickerdesk.entrypoints.http.refusals import MalformedBody
+from tickerdesk.entrypoints.http.refusals import InvalidField, MalformedBody
 from tickerdesk.entrypoints.http.schemas import FundingIn, PlaceOrderIn, SimPriceIn
 
-BASE_ORDER = '"stockSymbol": "AAPL", "tradeType": "buy"'
+BASE_ORDER = {"stockSymbol": '"AAPL"', "tradeType": '"buy"'}
 
 
 def order_body(**fields: str) -> bytes:
-    """A PlaceOrderIn body; each value is raw JSON text, so 189.5 stays a JSON number."""
-    parts = [BASE_ORDER] + [f'"{key}": {raw}' for key, raw in fields.items()]
+    """A PlaceOrderIn body; each value is raw JSON text, so 189.5 stays a JSON number. A
+    field given replaces the base's: parse_json refuses a key sent twice."""
+    parts = [f'"{key}": {raw}' for key, raw in {**BASE_ORDER, **fields}.items()]
     return ("{" + ", ".join(parts) + "}").encode()
 
 
@@ -56,6 +57,33 @@ def test_parse_json_refuses_nan_and_infinity_literals(literal):
 def test_parse_json_turns_malformed_bodies_into_a_malformed_body_refusal(raw):
     with pytest.raises(MalformedBody):
         parse_json(raw)
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    (b'{"quantity": 1, "quantity": 5}', "quantity"),
+    (b'{"a": {"b": 1, "c": 2, "b": 1}}', "b"),
+    (b'[{"x": 1}, {"y": 1, "y": 1}]', "y"),
+])
+def test_parse_json_refuses_an_object_that_repeats_a_key(raw, key):
+    with pytest.raises(MalformedBody, match=f"repeats the key {key!r}"):
+        parse_json(raw)
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    (b'{"userId": "a\\u0000b"}', "userId"),
+    (b'{"userId": "\\ud800"}', "userId"),
+    (b'{"eventTypes": ["trade.placed", "\\udfff"]}', "eventTypes.1"),
+    (b'{"a": {"\\u0000": 1}}', "a.\x00"),
+    (b'"\\u0000"', "body"),
+])
+def test_parse_json_refuses_text_postgresql_cannot_hold_naming_its_field(raw, field):
+    with pytest.raises(InvalidField) as refused:
+        parse_json(raw)
+    assert refused.value.errors[0]["field"] == field
+
+
+def test_parse_json_accepts_text_postgresql_holds():
+    assert parse_json('{"userId": "\u00e9\U0001f600\ufffd"}'.encode()) == {"userId": "\u00e9\U0001f600\ufffd"}
 
 
 def test_parse_json_turns_excessive_nesting_into_a_malformed_body_refusal():

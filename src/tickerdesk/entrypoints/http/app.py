@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from tickerdesk import __version__
 from tickerdesk.app.services import Services
 from tickerdesk.config import Settings
 from tickerdesk.entrypoints.http import errors
 from tickerdesk.entrypoints.http.auth import TokenVerifier
+from tickerdesk.entrypoints.http.inputs import refuse_unstorable_parameters
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.middleware import RequestContext
 from tickerdesk.entrypoints.http.routes import account, admin, health, market, stream, trading, webhooks
@@ -64,6 +65,7 @@ def create_app(
         description="The backend of a retail stock brokerage.",
         default_response_class=ExactJSONResponse,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_parameters)],  # every route, also one added later
     )
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)

@@ -12,6 +12,7 @@ import jwt
 from fastapi import Request
 
 from tickerdesk.config import Settings
+from tickerdesk.entrypoints.http.inputs import unstorable
 from tickerdesk.entrypoints.http.refusals import Forbidden, Unauthenticated
 
 MAX_USER_ID = 128
@@ -68,7 +69,8 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"invalid token: {error}") from None
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > MAX_USER_ID:
+        # The user id keys every row of the user's: it must be text PostgreSQL can hold.
+        if not isinstance(subject, str) or not subject or len(subject) > MAX_USER_ID or unstorable(subject):
             raise Unauthenticated("the token's sub must be a user id")
         scope = claims.get("scope")
         scopes = set(scope.split()) if isinstance(scope, str) else set()

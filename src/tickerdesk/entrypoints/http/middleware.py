@@ -6,6 +6,7 @@ auth dependency left in `request.state.user_id` (none when the request had no va
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -16,6 +17,20 @@ from tickerdesk.metrics import REQUESTS
 access = structlog.get_logger("tickerdesk.access")
 
 
+# The caller's id is logged and echoed in a header: 1-64 visible ASCII characters, or a new one.
+REQUEST_ID = re.compile(rb"[!-~]{1,64}")
+
+
+def _request_id(headers) -> str:
+    """The caller's X-Request-ID if it is one we can echo; anything else (non-ASCII, spaces,
+    control characters, too long) is replaced rather than refused: a tracing header
+    should never cost a request."""
+    given = next((v for k, v in headers if k == b"x-request-id"), None)
+    if given is not None and REQUEST_ID.fullmatch(given):
+        return given.decode("ascii")
+    return uuid.uuid4().hex
+
+
 class RequestContext:
     def __init__(self, app, access_log: bool = True):
         self.app = app
@@ -24,8 +39,7 @@ class RequestContext:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        request_id = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
-        request_id = (request_id or uuid.uuid4().hex)[:64]
+        request_id = _request_id(scope["headers"])
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started, status = time.perf_counter(), [500]
 

@@ -65,3 +65,12 @@ class RequestInvalid(Refusal):
             for e in error.errors(include_url=False, include_input=False)
         ]
         super().__init__(detail_of(self.errors))
+
+
+class InvalidField(RequestInvalid):
+    """One body field refused outside its schema (text PostgreSQL cannot hold), in the
+    same shape as a schema error."""
+
+    def __init__(self, field: str, message: str):
+        self.errors = [{"field": field, "message": message}]
+        Refusal.__init__(self, f"{field}: {message}")

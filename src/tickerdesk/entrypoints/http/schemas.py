@@ -7,12 +7,16 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
+from fastapi import Header
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from tickerdesk.domain.money import MAX_AMOUNT, MAX_PRICE, checked_money, checked_quantity
 from tickerdesk.domain.orders import OrderRequest, OrderType, Side, TimeInForce
 
 KEY_PATTERN = r"^[A-Za-z0-9._:\-]{1,64}$"
+# The header that makes a retry safe, on placements and on funding alike: what it keys is
+# stored and indexed, so it is bounded like clientOrderId.
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)]
 
 
 DECIMAL_STRING = re.compile(r"-?[0-9]+(\.[0-9]+)?")

@@ -13,6 +13,7 @@ from tickerdesk.app.views import balance_view, holding_view, position_view
 from tickerdesk.codec import encode_notification, position_from_view
 from tickerdesk.domain.money import plain
 from tickerdesk.entrypoints.http.auth import Principal
+from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.routes.common import page, services_of
@@ -35,7 +36,7 @@ async def balance(request: Request, user: User) -> ExactJSONResponse:
 
 @router.get("/balance/ledger")
 async def ledger(
-    request: Request, user: User, limit: Limit = 50, cursor: Annotated[int | None, Query(ge=1)] = None
+    request: Request, user: User, limit: Limit = 50, cursor: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None
 ) -> ExactJSONResponse:
     """The cash journal, newest first: every deposit, withdrawal, hold, release, buy and sell."""
     entries = await services_of(request).queries.ledger(user.user_id, cursor=cursor, limit=limit)
@@ -70,7 +71,7 @@ async def cached(services: Services, kind: str, user_id: str,
 
 @router.get("/notifications")
 async def notifications(
-    request: Request, user: User, after: Annotated[int | None, Query(ge=0)] = None, limit: Limit = 100
+    request: Request, user: User, after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None, limit: Limit = 100
 ) -> ExactJSONResponse:
     """The inbox, oldest first after `after` (a `seq`); pass the last `seq` you saw to continue."""
     items = await services_of(request).inbox.after(user.user_id, after=after, limit=limit)

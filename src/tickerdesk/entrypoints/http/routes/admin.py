@@ -15,16 +15,16 @@ from tickerdesk.entrypoints.http.auth import Principal
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.routes.common import json_body, services_of, settings_of
-from tickerdesk.entrypoints.http.schemas import FundingIn, SimPriceIn
+from tickerdesk.entrypoints.http.schemas import FundingIn, IdempotencyKey, SimPriceIn
 
 router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, Depends(rate_limited("admin", admin=True))]
 
 
-async def _fund(request: Request, kind: LedgerKind) -> ExactJSONResponse:
+async def _fund(request: Request, kind: LedgerKind, idempotency_key: str | None) -> ExactJSONResponse:
     services = services_of(request)
     body = await parse_model(request, FundingIn, settings_of(request).max_body_bytes)
-    reference = body.reference or request.headers.get("idempotency-key")
+    reference = body.reference or idempotency_key
     balance = await fund(body.user_id, kind, body.amount, reference, commands=services.commands,
                          clock=services.clock)
     if balance is None:  # a retried instruction: report the balance as it is now
@@ -34,15 +34,15 @@ async def _fund(request: Request, kind: LedgerKind) -> ExactJSONResponse:
 
 
 @router.post("/admin/deposits", status_code=201, openapi_extra=json_body(FundingIn))
-async def deposit(request: Request, admin: Admin) -> ExactJSONResponse:
+async def deposit(request: Request, admin: Admin, idempotency_key: IdempotencyKey = None) -> ExactJSONResponse:
     """Credit a user's available cash. `reference` (or `Idempotency-Key`) makes retries safe."""
-    return await _fund(request, LedgerKind.DEPOSIT)
+    return await _fund(request, LedgerKind.DEPOSIT, idempotency_key)
 
 
 @router.post("/admin/withdrawals", status_code=201, openapi_extra=json_body(FundingIn))
-async def withdraw(request: Request, admin: Admin) -> ExactJSONResponse:
+async def withdraw(request: Request, admin: Admin, idempotency_key: IdempotencyKey = None) -> ExactJSONResponse:
     """Debit a user's available cash; never more than is available."""
-    return await _fund(request, LedgerKind.WITHDRAWAL)
+    return await _fund(request, LedgerKind.WITHDRAWAL, idempotency_key)
 
 
 @router.put("/sim/stocks/{symbol}", openapi_extra=json_body(SimPriceIn))

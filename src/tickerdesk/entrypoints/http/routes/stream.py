@@ -12,14 +12,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
 from tickerdesk.app.ports import Notification
 from tickerdesk.app.services import Services
 from tickerdesk.codec import dumps, encode_notification, loads
-from tickerdesk.domain.errors import InvalidRequest
 from tickerdesk.entrypoints.http.auth import Principal, bearer_token, current_user
+from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
 from tickerdesk.entrypoints.http.refusals import Refusal
 from tickerdesk.metrics import OPEN_STREAMS
 
@@ -71,14 +71,12 @@ async def notification_stream(
 async def stream(
     request: Request,
     user: Annotated[Principal, Depends(current_user)],
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_BIGINT)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events; reconnecting with `Last-Event-ID` resumes after that `seq`."""
-    last_event_id = request.headers.get("last-event-id")
     if last_event_id is not None:
-        if not last_event_id.isdigit():
-            raise InvalidRequest("Last-Event-ID must be a notification seq")
-        after = int(last_event_id)
+        after = last_event_id
     services: Services = request.app.state.services
     heartbeat = request.app.state.settings.heartbeat_seconds
 
@@ -101,7 +99,7 @@ async def stream(
 
 
 @router.websocket("/notifications/ws")
-async def websocket(socket: WebSocket, after: int | None = None) -> None:
+async def websocket(socket: WebSocket, after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None) -> None:
     """Authenticate with the Authorization header, or with `{"token": "..."}` as the
     first message; `?after=<seq>` resumes. Messages are notifications (with `seq`) and
     `{"type": "heartbeat"}`."""

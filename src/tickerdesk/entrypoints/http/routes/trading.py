@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from tickerdesk.app.cancel_order import cancel_order
 from tickerdesk.app.place_order import place_order
@@ -15,10 +14,11 @@ from tickerdesk.app.views import trade_view
 from tickerdesk.domain.errors import NotFound
 from tickerdesk.domain.orders import HISTORY_STATUSES, Order, Status
 from tickerdesk.entrypoints.http.auth import Principal
+from tickerdesk.entrypoints.http.inputs import Instant
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, services_of, settings_of
-from tickerdesk.entrypoints.http.schemas import KEY_PATTERN, PlaceOrderIn
+from tickerdesk.entrypoints.http.schemas import IdempotencyKey, PlaceOrderIn
 
 router = APIRouter(tags=["trading"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
@@ -31,7 +31,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 async def place(
     request: Request,
     user: Placer,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", pattern=KEY_PATTERN)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ExactJSONResponse:
     """Place an order. Retries with the same `Idempotency-Key` or `clientOrderId` return the original trade."""
     services = services_of(request)
@@ -96,8 +96,8 @@ async def transaction_history(
     user: User,
     stockSymbol: Annotated[str | None, Query(max_length=12)] = None,
     status: Status | None = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     limit: Limit = 50,
     cursor: UUID | None = None,
 ) -> ExactJSONResponse:

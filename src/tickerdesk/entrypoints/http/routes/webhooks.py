@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from tickerdesk.domain.errors import NotFound
 from tickerdesk.domain.events import USER_FACING
 from tickerdesk.entrypoints.http.auth import Principal
+from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, services_of, settings_of
@@ -87,7 +88,7 @@ async def deliveries(
     webhookId: str,
     user: User,
     limit: Limit = 50,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
 ) -> ExactJSONResponse:
     """A webhook's deliveries, newest first; pass `nextCursor` as `cursor` for older ones."""
     items = await services_of(request).webhooks.deliveries(
