@@ -69,7 +69,10 @@ def settings() -> Settings:
     generous = "100000/100000"  # the rate-limit tests set their own
     return Settings(jwt_secret=SECRET, price_walk_seconds=0, database_pool_size=20, log_json=False,
                     rate_limit_place=generous, rate_limit_cancel=generous, rate_limit_read=generous,
-                    rate_limit_admin=generous, heartbeat_seconds=0.5)
+                    rate_limit_admin=generous, rate_limit_public=generous, rate_limit_auth_failures=generous,
+                    heartbeat_seconds=0.5,
+                    # The webhook tests' receivers listen on 127.0.0.1, which is refused by default.
+                    webhook_allowed_hosts=["127.0.0.1"])
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +104,7 @@ async def live_url(settings: Settings, runtime: Runtime) -> AsyncIterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(settings, services=runtime.services), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+                                           log_level="warning", lifespan="off", server_header=False))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.05)

@@ -74,7 +74,7 @@ log = structlog.get_logger(__name__)
 
 def rate_limits(settings: Settings) -> dict[str, RateLimit]:
     return {group: RateLimit.parse(getattr(settings, f"rate_limit_{group}"))
-            for group in ("place", "cancel", "read", "admin")}
+            for group in ("place", "cancel", "read", "admin", "public", "auth_failures")}
 
 
 @dataclass(kw_only=True)
@@ -155,7 +155,7 @@ async def open_up(settings: Settings, database_url: str) -> Runtime:
     venue = SimVenue(prices, ExecutionApplier(commands, clock).on_report,
                      on_prices=lambda changes: _spawn(queries.save_prices(changes)))
     sender = WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
-                           max_attempts=settings.webhook_max_attempts)
+                           max_attempts=settings.webhook_max_attempts, allowed_hosts=settings.webhook_allowed_hosts)
     bus = InProcessBus([Notifier(inbox, hub).handle, HistoryProjector(history).handle,
                         WebhookDispatcher(webhooks, on_enqueued=sender.wake).handle, VenueGateway(venue).handle])
     relay = OutboxRelay(pool, bus.publish)
@@ -305,7 +305,8 @@ async def run_workers(settings: Settings, only: Sequence[str] | None = None) -> 
     loops = [broker.consume(CONSUMERS[name], consumers[name]) for name in names if name in consumers]
     if "webhook-sender" in names:
         loops.append(WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
-                                   max_attempts=settings.webhook_max_attempts).run())
+                                   max_attempts=settings.webhook_max_attempts,
+                                   allowed_hosts=settings.webhook_allowed_hosts).run())
     serve_metrics(settings)
     log.info("workers running", workers=names)
     try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class SetupError(Exception):
@@ -45,9 +46,18 @@ class Settings(BaseSettings):
     rate_limit_cancel: str = "50/100"
     rate_limit_read: str = "200/400"
     rate_limit_admin: str = "1000/2000"
+    # Per client address: the public routes (/stocks), and failed authentications (401s), after
+    # which the address is refused with 429 until the bucket refills (brute force, and the cost
+    # of checking signatures). Shared NATs make these per-address budgets deliberately generous.
+    rate_limit_public: str = "50/100"
+    rate_limit_auth_failures: str = "0.2/20"
     heartbeat_seconds: float = 15.0
     webhook_max_attempts: int = 8
     webhook_timeout_seconds: float = 5.0
+    # Hosts webhooks may reach although they are not public addresses (e.g. "127.0.0.1,localhost"
+    # for tests and local receivers); comma-separated. Empty: loopback, private, link-local and
+    # metadata addresses are refused at registration and at delivery (app/outbound_policy.py).
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     metrics_port: int = 0  # relay, worker and venue-sim serve /metrics here when set
 
@@ -60,6 +70,13 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         """Messages and `up`'s banner then name a directory that means the same from anywhere."""
         return value.expanduser().resolve()
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     @property
     def secret_file(self) -> Path:

@@ -316,3 +316,29 @@ async def test_placements_succeed_while_rabbitmq_is_down_and_events_flow_when_it
         assert len({n["id"] for n in notes}) == len(notes)
     result = verify(stack)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_the_edge_applies_per_address_limits_and_sends_no_server_banner(stack):
+    """Through nginx, as in production: a client cannot choose its own address by writing
+    X-Forwarded-For (the per-address limit on failed authentication holds), and the api
+    replicas, as `tickerdesk api` runs them, send no `server: uvicorn` banner."""
+    async with aiohttp.ClientSession() as session:
+        for url in stack.api_urls:
+            async with session.get(url + "/healthz") as r:
+                assert "Server" not in r.headers and r.headers["X-Content-Type-Options"] == "nosniff"
+
+        statuses = []
+        for i in range(25):  # the default budget is 20 failures, then one every 5 s
+            forged = {"Authorization": "Bearer forged", "X-Forwarded-For": f"198.51.100.{i + 1}"}
+            async with session.get(stack.url + "/balance", headers=forged) as r:
+                statuses.append(r.status)
+        assert statuses[:20] == [401] * 20 and statuses[-1] == 429, statuses
+
+        # The address comes back as the bucket refills (other tests share it).
+        fresh = Client(session, stack.url, stack.token(f"after-{uuid.uuid4().hex[:6]}"))
+
+        async def served() -> bool:
+            status, _ = await fresh.call("GET", "/balance")
+            return status == 200
+
+        await wait_until(served, timeout=30, interval=1.0, stack=stack)

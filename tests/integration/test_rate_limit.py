@@ -84,6 +84,18 @@ async def test_a_cost_takes_that_many_tokens_and_cannot_exceed_the_burst(limiter
         await limiter.hit("admin:alice", limit, cost=11)
 
 
+async def test_a_peek_says_whether_a_hit_would_pass_and_takes_nothing(limiter):
+    limit = RateLimit(rate=0.001, burst=2)
+    fresh = await limiter.peek("auth_failures:203.0.113.5", limit)
+    assert fresh.allowed and fresh.remaining == 2
+    for _ in range(5):
+        assert (await limiter.peek("auth_failures:203.0.113.5", limit)).allowed  # takes nothing
+    await hits(limiter, "auth_failures:203.0.113.5", limit, 2)
+    spent = await limiter.peek("auth_failures:203.0.113.5", limit)
+    assert not spent.allowed and spent.remaining == 0 and spent.retry_after > 900
+    assert (await limiter.peek("auth_failures:203.0.113.6", limit)).allowed
+
+
 async def test_headers_report_a_refusal(limiter):
     limit = RateLimit(rate=0.5, burst=1)
     assert "Retry-After" not in headers(await limiter.hit("read:alice", limit))

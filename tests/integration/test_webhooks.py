@@ -100,10 +100,12 @@ def store(runtime) -> PgWebhooks:
 
 
 @pytest.fixture
-async def sender(store):
+async def sender(store, settings):
+    """Senders that may reach the test receiver on 127.0.0.1, as the session's settings allow."""
     made: list[WebhookSender] = []
 
     def make(max_attempts: int = 5, **options: Any) -> WebhookSender:
+        options.setdefault("allowed_hosts", settings.webhook_allowed_hosts)
         s = WebhookSender(store, timeout_seconds=2.0, max_attempts=max_attempts, **options)
         made.append(s)
         return s
@@ -352,12 +354,12 @@ async def test_an_unreachable_endpoint_counts_as_a_failed_attempt(trader, runtim
     assert item["lastError"]
 
 
-async def test_a_slow_endpoint_times_out_and_is_retried(trader, runtime, store, receiver):
+async def test_a_slow_endpoint_times_out_and_is_retried(trader, runtime, store, receiver, settings):
     alice = await trader()
     hook = await register(alice, receiver.url)
     receiver.delay = 1.0
     await WebhookDispatcher(store).handle([envelope(alice.user_id)])
-    webhooks = WebhookSender(store, timeout_seconds=0.2, max_attempts=5)
+    webhooks = WebhookSender(store, timeout_seconds=0.2, max_attempts=5, allowed_hosts=settings.webhook_allowed_hosts)
     try:
         assert await webhooks.send_due() == 1
     finally:
@@ -434,7 +436,8 @@ async def test_concurrent_senders_deliver_each_delivery_exactly_once(trader, run
     assert [(r["status"], r["attempts"]) for r in rows] == [("delivered", 1)] * 40
 
 
-async def test_a_running_sender_delivers_relayed_events_and_survives_errors(trader, symbol, runtime, receiver):
+async def test_a_running_sender_delivers_relayed_events_and_survives_errors(trader, symbol, runtime, receiver,
+                                                                             settings):
     alice = await trader(10_000)
     stock = await symbol("100")
     await runtime.settle()  # the deposit's events are out before the webhook exists
@@ -456,7 +459,8 @@ async def test_a_running_sender_delivers_relayed_events_and_survives_errors(trad
                 raise ConnectionError("database went away")
             return await super().claim_due(limit, **options)
 
-    running = WebhookSender(FlakyStore(runtime.pool), timeout_seconds=2.0, max_attempts=3)
+    running = WebhookSender(FlakyStore(runtime.pool), timeout_seconds=2.0, max_attempts=3,
+                            allowed_hosts=settings.webhook_allowed_hosts)
     task = asyncio.create_task(running.run(interval=0.02))
     try:
         for _ in range(250):
@@ -469,3 +473,114 @@ async def test_a_running_sender_delivers_relayed_events_and_survives_errors(trad
     assert len(receiver.requests) == expected
     items = (await deliveries(alice, hook["webhookId"]))["items"]
     assert len(items) == expected and all(d["status"] == "delivered" for d in items)
+
+
+# -- webhooks never reach inside the network -------------------------------------------------
+
+
+INSIDE = [
+    "http://localhost/hook",  # a name that resolves to a loopback address
+    "http://127.0.0.2:8000/admin/deposits",
+    "http://127.1/hook",  # 127.0.0.1 in a short form the resolver understands
+    "http://2130706433/hook",  # and as one number
+    "http://0x7f000001/hook",
+    "http://[::1]:8000/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://0.0.0.0:8000/hook",
+    "http://10.0.0.5/hook",
+    "http://172.20.1.1/hook",
+    "https://192.168.1.1/hook",
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "http://[fd00:ec2::254]/latest/meta-data/",
+    "http://100.100.100.200/latest/meta-data/",
+    "http://[fe80::1]/hook",
+    "http://[fd12:3456::1]/hook",
+    "http://224.0.0.1/hook",
+]
+
+
+@pytest.mark.parametrize("url", INSIDE)
+async def test_a_webhook_to_an_address_inside_the_network_is_refused_at_registration(trader, url):
+    alice = await trader()
+    response = await alice.client.post("/webhooks", json={"url": url}, headers=alice.headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = exact(response)
+    assert problem["code"] == "unsafe_webhook_url"
+    assert "public" in problem["detail"] or "address" in problem["detail"], problem
+    assert (await alice.get("/webhooks"))["items"] == []
+
+
+async def test_loopback_receivers_need_the_allow_list_which_is_empty_by_default(runtime, receiver):
+    import httpx
+
+    from tests.conftest import SECRET, bearer
+    from tickerdesk.config import Settings
+    from tickerdesk.entrypoints.http.app import create_app
+
+    assert Settings(jwt_secret=SECRET).webhook_allowed_hosts == []
+    app = create_app(Settings(jwt_secret=SECRET), services=runtime.services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tickerdesk") as client:
+        headers = bearer(f"user-{uuid.uuid4().hex[:12]}")
+        response = await client.post("/webhooks", json={"url": receiver.url}, headers=headers)
+        assert response.status_code == 422, response.text
+        assert "loopback" in response.json()["detail"]
+        assert (await client.get("/webhooks", headers=headers)).json()["items"] == []
+
+
+async def test_a_name_that_does_not_resolve_now_is_accepted_and_checked_again_at_delivery(trader):
+    alice = await trader()
+    assert (await register(alice, "https://hooks.invalid/later"))["url"] == "https://hooks.invalid/later"
+
+
+async def test_a_delivery_to_an_address_inside_is_refused_after_resolution_and_never_sent(
+    trader, runtime, store, sender, receiver
+):
+    """Registration is not the only line: the sender resolves the host itself, checks
+    every address, and connects only to a checked one. Here the webhooks were stored
+    without the registration check (as if the name had pointed elsewhere then)."""
+    alice = await trader()
+    port = receiver.url.split(":")[2].split("/")[0]
+    by_name = await store.register(alice.user_id, f"http://localhost:{port}/hook", None)
+    by_address = await store.register(alice.user_id, receiver.url, None)
+    _registered.extend([(alice.user_id, by_name["webhookId"]), (alice.user_id, by_address["webhookId"])])
+    await WebhookDispatcher(store).handle([envelope(alice.user_id)])
+
+    assert await sender(max_attempts=1, allowed_hosts=[]).send_due() == 2
+    assert receiver.requests == []
+    for hook in (by_name, by_address):
+        [item] = (await deliveries(alice, hook["webhookId"]))["items"]
+        assert (item["status"], item["attempts"], item["lastStatusCode"]) == ("failed", 1, None)
+        assert "not sent" in item["lastError"] and "loopback" in item["lastError"], item["lastError"]
+    [by_name_item] = (await deliveries(alice, by_name["webhookId"]))["items"]
+    assert "localhost" in by_name_item["lastError"]
+
+
+async def test_a_redirect_is_not_followed(trader, runtime, store, sender):
+    """A public receiver could answer 307 to the metadata service; the sender never follows."""
+    followed: list[str] = []
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(location="/inside")
+
+    async def inside(request: web.Request) -> web.Response:
+        followed.append(request.path)
+        return web.Response(text="secret")
+
+    app = web.Application()
+    app.router.add_post("/hook", redirect)
+    app.router.add_post("/inside", inside)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        alice = await trader()
+        hook = await register(alice, f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
+        await WebhookDispatcher(store).handle([envelope(alice.user_id)])
+        assert await sender(max_attempts=1).send_due() == 1
+    finally:
+        await runner.cleanup()
+    assert followed == []
+    [item] = (await deliveries(alice, hook["webhookId"]))["items"]
+    assert (item["status"], item["lastStatusCode"], item["lastError"]) == ("failed", 307, "HTTP 307")

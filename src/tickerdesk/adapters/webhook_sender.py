@@ -35,6 +35,11 @@ Any 2xx answer within the timeout counts as delivered; anything else (another
 status, redirects included, a timeout, a refused connection) is retried after
 min(2**attempts, 300) seconds, with jitter, until the configured number of
 attempts, after which the delivery is `failed`.
+
+Deliveries go to public addresses only: a host that is, or resolves to, a loopback,
+private, link-local or cloud metadata address is never connected to, and the attempt
+fails with "not sent: ..." (see tickerdesk.adapters.outbound_guard). Hosts on the
+configured allow list (TICKERDESK_WEBHOOK_ALLOWED_HOSTS; tests, local receivers) are exempt.
 """
 
 from __future__ import annotations
@@ -46,13 +51,16 @@ import hmac
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
 
+from tickerdesk.adapters.outbound_guard import guarded_session, refused_destination
 from tickerdesk.adapters.postgres.webhooks import DueDelivery, PgWebhooks
+from tickerdesk.app.outbound_policy import allowed_host
 from tickerdesk.codec import dumps
 
 log = structlog.get_logger(__name__)
@@ -118,7 +126,10 @@ class WebhookSender:
         session_factory: Callable[[], aiohttp.ClientSession] | None = None,
         batch: int = 100,
         concurrency: int = 16,
+        allowed_hosts: Collection[str] = (),
     ):
+        """`allowed_hosts` may be reached although they are not public; `session_factory`
+        makes the session for every other host (default: one that refuses addresses inside)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.store = store
@@ -126,8 +137,9 @@ class WebhookSender:
         self.max_attempts = max_attempts
         self.batch = batch
         self.concurrency = concurrency
-        self._session_factory = session_factory or (lambda: aiohttp.ClientSession())
-        self._session: aiohttp.ClientSession | None = None
+        self.allowed_hosts = tuple(allowed_hosts)
+        self._session_factory = session_factory or guarded_session
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}  # allowed host? -> its session
         self._wakeup = asyncio.Event()
 
     @property
@@ -138,15 +150,19 @@ class WebhookSender:
     def wake(self) -> None:
         self._wakeup.set()
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = self._session_factory()
-        return self._session
+    def _client(self, url: str) -> aiohttp.ClientSession:
+        allowed = allowed_host(urlsplit(url).hostname or "", self.allowed_hosts)
+        session = self._sessions.get(allowed)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(trust_env=False) if allowed else self._session_factory()
+            self._sessions[allowed] = session
+        return session
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-        self._session = None
+        for session in self._sessions.values():
+            if not session.closed:
+                await session.close()
+        self._sessions.clear()
 
     async def send_due(self) -> int:
         """Claim one batch of due deliveries and attempt each once; returns how many."""
@@ -199,7 +215,7 @@ class WebhookSender:
             "Tickerdesk-Signature": sign(delivery.secret, timestamp, body),
         }
         try:
-            async with self._client().post(
+            async with self._client(delivery.url).post(
                 delivery.url,
                 data=body,
                 headers=headers,
@@ -212,6 +228,8 @@ class WebhookSender:
         except TimeoutError:
             return None, f"timed out after {self.timeout_seconds:g}s"
         except Exception as error:  # connection refused, DNS, TLS, invalid URL...
+            if (refused := refused_destination(error)) is not None:
+                return None, f"not sent: {refused}; webhooks go to public addresses only"
             return None, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
     async def run(self, interval: float = 1.0) -> None:

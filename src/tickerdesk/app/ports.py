@@ -211,6 +211,11 @@ class ReadCache(Protocol):
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: RateLimit, cost: int = 1) -> Decision: ...
 
+    async def peek(self, key: str, limit: RateLimit) -> Decision:
+        """What a hit of 1 would be told, taking nothing: a bucket that counts failures
+        is read on every attempt but spent only when one fails."""
+        ...
+
 
 # -- the venue -------------------------------------------------------------------
 

@@ -88,7 +88,9 @@ def up(
     console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)", soft_wrap=True)
     console.print(f"  a token:        tickerdesk token alice {data_dir_option}", soft_wrap=True)
     console.print(f"  an admin token: tickerdesk token ops --admin {data_dir_option}", soft_wrap=True)
-    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+    # No `server: uvicorn` banner: it tells an attacker what to look up (and the rest of
+    # the security headers come from entrypoints/http/security_headers.py).
+    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, server_header=False)
 
 
 def _production(settings: Settings) -> Settings:
@@ -112,7 +114,8 @@ def api(
 
     _production(with_jwt_secret(_settings()))
     uvicorn.run("tickerdesk.bootstrap:api_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, proxy_headers=True, forwarded_allow_ips="*")
+                log_level="warning", access_log=False, proxy_headers=True, forwarded_allow_ips="*",
+                server_header=False)
 
 
 @app.command()

@@ -31,3 +31,9 @@ class MemoryRateLimiter:
         if len(self._buckets) > self._sweep_above:
             self._sweep(now)
         return decide(limit, cost, allowed, tokens)
+
+    async def peek(self, key: str, limit: RateLimit) -> Decision:
+        now = time.monotonic()
+        tokens, at, _ = self._buckets.get(key, (float(limit.burst), now, now))
+        tokens = min(float(limit.burst), tokens + (now - at) * limit.rate)
+        return decide(limit, 1, tokens >= 1, tokens)

@@ -8,8 +8,9 @@ import redis.asyncio
 
 from tickerdesk.app.rate_limits import Decision, RateLimit, check_cost, decide, expiry_seconds
 
-# KEYS: bucket hash; ARGV: rate, burst, cost, expiry seconds. Returns {allowed, tokens after}.
-# Floats are written with %.17g because Lua's tostring keeps only 14 digits.
+# KEYS: bucket hash; ARGV: rate, burst, cost, expiry seconds, take (1, or 0 to only look).
+# Returns {allowed, tokens after}. Floats are written with %.17g because Lua's tostring keeps
+# only 14 digits. A look writes nothing: the refill is computed again from `ts` next time.
 _TAKE = """
 local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local clock = redis.call('TIME')
@@ -22,8 +23,13 @@ end
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 local allowed = 0
 if tokens >= cost then
-    tokens = tokens - cost
     allowed = 1
+end
+if ARGV[5] == '0' then
+    return {allowed, string.format('%.17g', tokens)}
+end
+if allowed == 1 then
+    tokens = tokens - cost
 end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'ts', string.format('%.17g', now))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
@@ -40,6 +46,13 @@ class RedisRateLimiter:
         check_cost(limit, cost)
         allowed, tokens = await self._take(
             keys=[f"{self._prefix}:ratelimit:{key}"],
-            args=[repr(limit.rate), limit.burst, cost, expiry_seconds(limit)],
+            args=[repr(limit.rate), limit.burst, cost, expiry_seconds(limit), 1],
         )
         return decide(limit, cost, bool(int(allowed)), float(tokens))
+
+    async def peek(self, key: str, limit: RateLimit) -> Decision:
+        allowed, tokens = await self._take(
+            keys=[f"{self._prefix}:ratelimit:{key}"],
+            args=[repr(limit.rate), limit.burst, 1, expiry_seconds(limit), 0],
+        )
+        return decide(limit, 1, bool(int(allowed)), float(tokens))

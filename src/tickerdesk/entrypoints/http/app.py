@@ -22,6 +22,7 @@ from tickerdesk.entrypoints.http.inputs import refuse_unstorable_parameters
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.middleware import RequestContext
 from tickerdesk.entrypoints.http.routes import account, admin, health, market, stream, trading, webhooks
+from tickerdesk.entrypoints.http.security_headers import SecurityHeaders
 
 
 class Process(Protocol):
@@ -75,4 +76,5 @@ def create_app(
     for module in (trading, account, stream, webhooks, market, admin, health):
         app.include_router(module.router)
     app.add_middleware(RequestContext, access_log=settings.access_log)
+    app.add_middleware(SecurityHeaders, docs=app)
     return app

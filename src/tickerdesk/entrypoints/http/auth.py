@@ -1,19 +1,30 @@
 """Bearer JWT verification. Authentication itself is external: we check the
 signature (HS256 secret or RS256 public key), take the user from `sub`, and the
-`admin` scope from `scope` (space-separated) or `scopes`/`scp` (a list)."""
+`admin` scope from `scope` (space-separated) or `scopes`/`scp` (a list).
+
+Failed authentications are counted per client address (the `auth_failures` token
+bucket): once it is empty the address is refused with 429 before any token it sends
+is looked at, so guessing tokens or burning our CPU on signatures stops there. A
+token this process has already verified is still accepted from that address: the
+limit stops guessing, not the other users behind a shared address."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv6Address, IPv6Network, ip_address
 from pathlib import Path
 
 import jwt
 from fastapi import Request
+from starlette.requests import HTTPConnection
 
+from tickerdesk.app.rate_limits import Decision
 from tickerdesk.config import Settings
 from tickerdesk.entrypoints.http.inputs import unstorable
-from tickerdesk.entrypoints.http.refusals import Forbidden, Unauthenticated
+from tickerdesk.entrypoints.http.refusals import Forbidden, RateLimited, Unauthenticated
 
 MAX_USER_ID = 128
 MAX_CACHED_TOKENS = 100_000  # at most five minutes each
@@ -41,12 +52,16 @@ class TokenVerifier:
             raise ValueError("configure TICKERDESK_JWT_SECRET or TICKERDESK_JWT_PUBLIC_KEY")
         self._verified: dict[str, tuple[Principal, float]] = {}
 
+    def known(self, token: str) -> Principal | None:
+        """The principal of a token this process verified and that has not expired since."""
+        hit = self._verified.get(token)
+        return hit[0] if hit is not None and hit[1] > time.time() else None
+
     def verify(self, token: str) -> Principal:
         """Verify a token; a token seen before is answered from memory until it expires
         (a signature check costs more than the rest of a balance read)."""
-        hit = self._verified.get(token)
-        if hit is not None and hit[1] > time.time():
-            return hit[0]
+        if (principal := self.known(token)) is not None:
+            return principal
         principal, expires = self._verify(token)
         if len(self._verified) >= MAX_CACHED_TOKENS:
             self._verified.clear()
@@ -90,9 +105,58 @@ def bearer_token(header: str | None) -> str:
     return token.strip()
 
 
+def client_key(connection: HTTPConnection) -> str:
+    """The client's address as a rate-limit key (uvicorn has applied X-Forwarded-For from
+    the trusted proxy). IPv6 clients by their /64: one subscriber usually has all of it."""
+    host = connection.client.host if connection.client else ""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return host or "unknown"
+    if isinstance(address, IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _too_many_failures(connection: HTTPConnection, decision: Decision) -> RateLimited:
+    retry_after = max(1, math.ceil(round(decision.retry_after, 6)))
+    connection.state.response_headers = {"Retry-After": str(retry_after)}
+    return RateLimited(f"too many failed authentications from this address; retry after {retry_after} s")
+
+
+async def authenticate(connection: HTTPConnection, token: Callable[[], str]) -> Principal:
+    """The principal of the bearer token `token()` reads, for a client that has not failed
+    authentication too often; each failure (401) is counted against its address."""
+    verifier: TokenVerifier = connection.app.state.verifier
+    read: str | None = None
+    unreadable: Unauthenticated | None = None
+    try:
+        read = token()
+    except Unauthenticated as error:  # no token, or not a bearer one: a failure like a bad token
+        unreadable = error
+    if read is not None and (principal := verifier.known(read)) is not None:
+        return principal
+    services = connection.app.state.services
+    key, limit = f"auth_failures:{client_key(connection)}", services.limits["auth_failures"]
+    decision = await services.limiter.peek(key, limit)
+    if not decision.allowed:
+        raise _too_many_failures(connection, decision)
+    try:
+        if unreadable is not None:
+            raise unreadable
+        assert read is not None
+        return verifier.verify(read)
+    except Unauthenticated:
+        decision = await services.limiter.hit(key, limit)
+        if not decision.allowed:  # a burst of failures raced past the peek: this one is over
+            raise _too_many_failures(connection, decision) from None
+        raise
+
+
 async def current_user(request: Request) -> Principal:
-    verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(bearer_token(request.headers.get("authorization")))
+    principal = await authenticate(request, lambda: bearer_token(request.headers.get("authorization")))
     request.state.user_id = principal.user_id  # for the access log line (middleware.RequestContext)
     return principal
 

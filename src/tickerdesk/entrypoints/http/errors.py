@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from tickerdesk.domain.errors import (
     DomainError,
@@ -36,6 +37,7 @@ from tickerdesk.entrypoints.http.refusals import (
     Refusal,
     RequestInvalid,
     Unauthenticated,
+    UnsafeWebhookUrl,
     detail_of,
     plain_message,
 )
@@ -59,6 +61,7 @@ STATUS: dict[type[Exception], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
     RateLimited: 429,
+    UnsafeWebhookUrl: 422,
 }
 
 
@@ -102,7 +105,24 @@ async def _http_error(request: Request, error: Exception) -> ExactJSONResponse:
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
         error.status_code, "invalid_request"
     )
-    return problem(error.status_code, code, str(error.detail))
+    response = problem(error.status_code, code, str(error.detail))
+    response.headers.update(error.headers or {})  # e.g. the router's Allow on a 405
+    if error.status_code == 405:
+        response.headers["Allow"] = allowed_methods(request)
+    return response
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (RFC 9110: a 405 lists them all).
+    The router names only the first route whose path matched, so /webhooks would say
+    POST and not GET; asking every route for every method is cheap for a 405."""
+    routes = request.app.router.routes
+    allowed = [m for m in METHODS
+               if any(route.matches({**request.scope, "method": m})[0] is Match.FULL for route in routes)]
+    return ", ".join(allowed)
 
 
 async def _unexpected(request: Request, error: Exception) -> ExactJSONResponse:

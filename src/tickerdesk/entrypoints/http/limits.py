@@ -1,7 +1,8 @@
-"""Per-user rate limits: a token bucket per user and route group (place, cancel, read,
-admin), checked after authentication. The decision's `RateLimit-*` headers ride on
-every response of a limited route (see middleware); a refusal is 429 `rate_limited`
-with `Retry-After`."""
+"""Rate limits: a token bucket per user and route group (place, cancel, read, admin),
+checked after authentication, and per client address for the public routes (public),
+which have no user. The decision's `RateLimit-*` headers ride on every response of a
+limited route (see middleware); a refusal is 429 `rate_limited` with `Retry-After`.
+Failed authentications are limited per address in `auth`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Depends, Request
 
 from tickerdesk.app.rate_limits import Decision
-from tickerdesk.entrypoints.http.auth import Principal, current_admin, current_user
+from tickerdesk.entrypoints.http.auth import Principal, client_key, current_admin, current_user
 from tickerdesk.entrypoints.http.refusals import RateLimited
 
 
@@ -26,6 +27,21 @@ def rate_limited(group: str, *, admin: bool = False) -> Callable[..., Awaitable[
             retry_after = request.state.response_headers["Retry-After"]
             raise RateLimited(f"too many {group} requests; retry after {retry_after} s")
         return principal
+
+    return dependency
+
+
+def client_rate_limited(group: str) -> Callable[..., Awaitable[None]]:
+    """For routes without a user: a bucket per client address, so one client cannot
+    take the quote board from everyone else."""
+
+    async def dependency(request: Request) -> None:
+        services = request.app.state.services
+        decision = await services.limiter.hit(f"{group}:{client_key(request)}", services.limits[group])
+        request.state.response_headers = headers(decision)
+        if not decision.allowed:
+            retry_after = request.state.response_headers["Retry-After"]
+            raise RateLimited(f"too many {group} requests from this address; retry after {retry_after} s")
 
     return dependency
 

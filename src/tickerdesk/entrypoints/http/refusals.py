@@ -30,6 +30,12 @@ class RateLimited(Refusal):
     code = "rate_limited"
 
 
+class UnsafeWebhookUrl(Refusal):
+    """A webhook URL whose host is, or resolves to, an address inside the network."""
+
+    code = "unsafe_webhook_url"
+
+
 class MalformedBody(Refusal):
     code = "invalid_request"
 

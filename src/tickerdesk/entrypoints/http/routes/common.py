@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import Request
 from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
 
 from tickerdesk.app.services import Services
 from tickerdesk.config import Settings
@@ -35,6 +36,24 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI for a body the route parses itself (exact decimals; see jsonio)."""
     schema = model.model_json_schema(by_alias=True)
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+class IdText(Convertor[str]):
+    """A path segment shaped like a UUID, kept as text (`checked_id` reads it). Declared on
+    an id next to literal paths (`/trade/{tradeId:id}` beside `/trade/place`), so that a
+    literal path is never taken for an id: `GET /trade/place` is 405 with `Allow: POST`,
+    not a lookup of the trade "place"."""
+
+    regex = r"(?:urn:uuid:)?\{?[0-9A-Fa-f]{8}(?:-?[0-9A-Fa-f]{4}){3}-?[0-9A-Fa-f]{12}\}?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("id", IdText())
 
 
 def checked_id(value: str, what: str) -> str:

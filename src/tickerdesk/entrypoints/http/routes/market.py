@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from tickerdesk.domain.errors import NotFound
 from tickerdesk.domain.money import plain
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
+from tickerdesk.entrypoints.http.limits import client_rate_limited
 from tickerdesk.entrypoints.http.routes.common import services_of
 
-router = APIRouter(tags=["market"])
+# Public (no token), so limited per client address instead of per user.
+router = APIRouter(tags=["market"], dependencies=[Depends(client_rate_limited("public"))])
 
 
 def _stock(services, symbol: str) -> dict:

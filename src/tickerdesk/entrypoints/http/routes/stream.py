@@ -18,9 +18,9 @@ from fastapi.responses import StreamingResponse
 from tickerdesk.app.ports import Notification
 from tickerdesk.app.services import Services
 from tickerdesk.codec import dumps, encode_notification, loads
-from tickerdesk.entrypoints.http.auth import Principal, bearer_token, current_user
+from tickerdesk.entrypoints.http.auth import Principal, authenticate, bearer_token, current_user
 from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
-from tickerdesk.entrypoints.http.refusals import Refusal
+from tickerdesk.entrypoints.http.refusals import RateLimited, Refusal
 from tickerdesk.metrics import OPEN_STREAMS
 
 router = APIRouter(tags=["notifications"])
@@ -94,8 +94,8 @@ async def stream(
         finally:
             OPEN_STREAMS.labels("sse").dec()
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(events(), media_type="text/event-stream",  # user data: never stored
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 @router.websocket("/notifications/ws")
@@ -108,6 +108,9 @@ async def websocket(socket: WebSocket, after: Annotated[int | None, Query(ge=0, 
     heartbeat = socket.app.state.settings.heartbeat_seconds
     try:
         principal = await _authenticate(socket)
+    except RateLimited:  # too many failed authentications from this address
+        await socket.close(code=4429, reason="rate_limited")
+        return
     except (Refusal, ValueError, WebSocketDisconnect, TimeoutError):
         await socket.close(code=4401, reason="unauthenticated")
         return
@@ -129,13 +132,11 @@ async def websocket(socket: WebSocket, after: Annotated[int | None, Query(ge=0, 
 
 
 async def _authenticate(socket: WebSocket) -> Principal:
-    verifier = socket.app.state.verifier
     header = socket.headers.get("authorization")
     if header:
-        principal: Principal = verifier.verify(bearer_token(header))
-        return principal
+        return await authenticate(socket, lambda: bearer_token(header))
     first = loads(await asyncio.wait_for(socket.receive_text(), 10))
     if not isinstance(first, dict) or not isinstance(first.get("token"), str):
         raise ValueError("the first message must be {\"token\": \"...\"}")
-    principal = verifier.verify(first["token"])
-    return principal
+    token: str = first["token"]
+    return await authenticate(socket, lambda: token)

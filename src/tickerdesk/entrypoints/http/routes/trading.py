@@ -56,13 +56,13 @@ async def _trade_or_404(services: Services, user: Principal, trade_id: str) -> t
     return found
 
 
-@router.get("/trade/{tradeId}")
+@router.get("/trade/{tradeId:id}")
 async def get_trade(request: Request, tradeId: str, user: User) -> ExactJSONResponse:
     order, executions = await _trade_or_404(services_of(request), user, tradeId)
     return ExactJSONResponse({**trade_view(order), "executions": executions})
 
 
-@router.post("/trade/{tradeId}/cancel", status_code=202)
+@router.post("/trade/{tradeId:id}/cancel", status_code=202)
 async def cancel(request: Request, tradeId: str, user: Canceler) -> ExactJSONResponse:
     """Ask the venue to cancel; the trade becomes `canceled` when the venue confirms."""
     services = services_of(request)

@@ -5,18 +5,23 @@ see tickerdesk.adapters.webhook_sender for the signature scheme."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from collections.abc import Iterable
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field, field_validator
 
+from tickerdesk.app.outbound_policy import allowed_host, refusal
 from tickerdesk.domain.errors import NotFound
 from tickerdesk.domain.events import USER_FACING
 from tickerdesk.entrypoints.http.auth import Principal
 from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
+from tickerdesk.entrypoints.http.refusals import UnsafeWebhookUrl
 from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, services_of, settings_of
 from tickerdesk.entrypoints.http.schemas import Strict
 
@@ -24,6 +29,7 @@ router = APIRouter(tags=["webhooks"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 MAX_URL = 2048
+RESOLVE_SECONDS = 3.0
 EVENT_TYPES = sorted(USER_FACING)
 
 
@@ -58,12 +64,39 @@ class WebhookIn(Strict):
         return list(dict.fromkeys(value))  # without repeats, in the order given
 
 
+async def refuse_inside(url: str, allowed_hosts: Iterable[str]) -> None:
+    """Refuse a URL whose host is, or now resolves to, an address inside the network.
+
+    This is the early, clear answer; the sender checks again at every delivery after
+    its own resolution (a name can change what it points to), so a name that does not
+    resolve now is accepted here rather than guessed about."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if allowed_host(host, allowed_hosts):
+        return
+    try:
+        infos = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(host, parts.port, type=socket.SOCK_STREAM), RESOLVE_SECONDS
+        )
+    except (OSError, UnicodeError, ValueError, TimeoutError):  # no such name (yet), or not a name at all
+        return
+    for *_, address in infos:
+        reason = refusal(str(address[0]))
+        if reason is not None:
+            named = "" if host == address[0] else f"{host} resolves to {address[0]}; "
+            raise UnsafeWebhookUrl(f"url: {named}{reason}; webhooks are sent to public addresses only")
+
+
 @router.post("/webhooks", status_code=201, openapi_extra=json_body(WebhookIn))
 async def register(request: Request, user: User) -> ExactJSONResponse:
     """Register an http(s) endpoint for your events (all user-facing ones unless
-    `eventTypes` names some). The answer holds the signing `secret`: it is shown only now."""
+    `eventTypes` names some). The answer holds the signing `secret`: it is shown only now.
+    A URL whose host is, or resolves to, a loopback, private, link-local or metadata
+    address is refused (422 `unsafe_webhook_url`)."""
     services = services_of(request)
-    body = await parse_model(request, WebhookIn, settings_of(request).max_body_bytes)
+    settings = settings_of(request)
+    body = await parse_model(request, WebhookIn, settings.max_body_bytes)
+    await refuse_inside(body.url, settings.webhook_allowed_hosts)
     webhook = await services.webhooks.register(user.user_id, body.url, body.event_types)
     return ExactJSONResponse(webhook, status_code=201)
 
