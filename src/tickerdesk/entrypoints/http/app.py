@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI
 from tickerdesk import __version__
 from tickerdesk.app.services import Services
 from tickerdesk.config import Settings
-from tickerdesk.entrypoints.http import errors
+from tickerdesk.entrypoints.http import docs, errors, openapi
 from tickerdesk.entrypoints.http.auth import TokenVerifier
 from tickerdesk.entrypoints.http.inputs import refuse_unstorable_parameters
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
@@ -67,6 +67,7 @@ def create_app(
         default_response_class=ExactJSONResponse,
         lifespan=lifespan,
         dependencies=[Depends(refuse_unstorable_parameters)],  # every route, also one added later
+        docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,  # served from the package: see docs
     )
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)
@@ -75,6 +76,8 @@ def create_app(
     errors.install(app)
     for module in (trading, account, stream, webhooks, market, admin, health):
         app.include_router(module.router)
+    docs.install(app)
+    openapi.install(app)
     app.add_middleware(RequestContext, access_log=settings.access_log)
-    app.add_middleware(SecurityHeaders, docs=app)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -16,6 +16,7 @@ from tickerdesk.entrypoints.http.auth import Principal
 from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.limits import rate_limited
+from tickerdesk.entrypoints.http.responses import Balance, LedgerPage, NotificationPage, Portfolio, answers
 from tickerdesk.entrypoints.http.routes.common import page, services_of
 
 router = APIRouter(tags=["account"])
@@ -23,7 +24,7 @@ User = Annotated[Principal, Depends(rate_limited("read"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-@router.get("/balance")
+@router.get("/balance", responses=answers(200, Balance))
 async def balance(request: Request, user: User) -> ExactJSONResponse:
     """Served from the cache when fresh; every change to the balance drops the entry."""
     services = services_of(request)
@@ -34,7 +35,7 @@ async def balance(request: Request, user: User) -> ExactJSONResponse:
     return ExactJSONResponse(await cached(services, "balance", user.user_id, load))
 
 
-@router.get("/balance/ledger")
+@router.get("/balance/ledger", responses=answers(200, LedgerPage))
 async def ledger(
     request: Request, user: User, limit: Limit = 50, cursor: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None
 ) -> ExactJSONResponse:
@@ -43,7 +44,7 @@ async def ledger(
     return page(entries, limit, lambda e: e["entryId"])
 
 
-@router.get("/portfolio")
+@router.get("/portfolio", responses=answers(200, Portfolio))
 async def portfolio(request: Request, user: User) -> ExactJSONResponse:
     """Positions come from the cache when fresh; they are valued at the current price."""
     services = services_of(request)
@@ -69,7 +70,7 @@ async def cached(services: Services, kind: str, user_id: str,
     return value
 
 
-@router.get("/notifications")
+@router.get("/notifications", responses=answers(200, NotificationPage))
 async def notifications(
     request: Request, user: User, after: Annotated[int | None, Query(ge=0, le=MAX_BIGINT)] = None, limit: Limit = 100
 ) -> ExactJSONResponse:

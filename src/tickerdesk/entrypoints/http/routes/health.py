@@ -5,21 +5,23 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
+from tickerdesk.entrypoints.http.responses import Health, Readiness, answers
 from tickerdesk.entrypoints.http.routes.common import services_of
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=answers(200, Health))
 async def healthz() -> ExactJSONResponse:
     return ExactJSONResponse({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=answers(200, Readiness, also={
+    503: (Readiness, "A dependency is down: `checks` says which", None)}))
 async def readyz(request: Request) -> ExactJSONResponse:
     services = services_of(request)
     checks = {}
@@ -34,6 +36,7 @@ async def readyz(request: Request) -> ExactJSONResponse:
                              status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse,
+            responses=answers(200, None, description="Prometheus metrics, in its text format"))
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

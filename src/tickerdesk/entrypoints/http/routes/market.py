@@ -8,6 +8,8 @@ from tickerdesk.domain.errors import NotFound
 from tickerdesk.domain.money import plain
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.limits import client_rate_limited
+from tickerdesk.entrypoints.http.refusals import RateLimited
+from tickerdesk.entrypoints.http.responses import Stock, StockList, answers
 from tickerdesk.entrypoints.http.routes.common import services_of
 
 # Public (no token), so limited per client address instead of per user.
@@ -25,13 +27,13 @@ def _stock(services, symbol: str) -> dict:
     }
 
 
-@router.get("/stocks")
+@router.get("/stocks", responses=answers(200, StockList, RateLimited))
 async def stocks(request: Request) -> ExactJSONResponse:
     services = services_of(request)
     return ExactJSONResponse({"items": [_stock(services, s) for s in sorted(services.instruments)]})
 
 
-@router.get("/stocks/{symbol}")
+@router.get("/stocks/{symbol}", responses=answers(200, Stock, NotFound, RateLimited))
 async def stock(request: Request, symbol: str) -> ExactJSONResponse:
     services = services_of(request)
     if symbol.upper() not in services.instruments:

@@ -21,6 +21,7 @@ from tickerdesk.codec import dumps, encode_notification, loads
 from tickerdesk.entrypoints.http.auth import Principal, authenticate, bearer_token, current_user
 from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
 from tickerdesk.entrypoints.http.refusals import RateLimited, Refusal
+from tickerdesk.entrypoints.http.responses import answers
 from tickerdesk.metrics import OPEN_STREAMS
 
 router = APIRouter(tags=["notifications"])
@@ -67,7 +68,10 @@ async def notification_stream(
                 yield item
 
 
-@router.get("/notifications/stream")
+@router.get("/notifications/stream", response_class=StreamingResponse, responses=answers(
+    200, None, content={"text/event-stream": {"schema": {"type": "string"}}},
+    description="Server-Sent Events: each notification as `id: <seq>`, `event: <type>` and `data:` (a "
+                "notification of GET /notifications); comments as heartbeats"))
 async def stream(
     request: Request,
     user: Annotated[Principal, Depends(current_user)],

@@ -11,12 +11,21 @@ from tickerdesk.app.cancel_order import cancel_order
 from tickerdesk.app.place_order import place_order
 from tickerdesk.app.services import Services
 from tickerdesk.app.views import trade_view
-from tickerdesk.domain.errors import NotFound
+from tickerdesk.domain.errors import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    InsufficientShares,
+    NotCancelable,
+    NotFound,
+    PriceOutOfBand,
+    UnknownSymbol,
+)
 from tickerdesk.domain.orders import HISTORY_STATUSES, Order, Status
 from tickerdesk.entrypoints.http.auth import Principal
 from tickerdesk.entrypoints.http.inputs import Instant
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
+from tickerdesk.entrypoints.http.responses import REPLAYED, Trade, TradePage, TradeWithExecutions, answers
 from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, services_of, settings_of
 from tickerdesk.entrypoints.http.schemas import IdempotencyKey, PlaceOrderIn
 
@@ -27,7 +36,9 @@ Canceler = Annotated[Principal, Depends(rate_limited("cancel"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 
-@router.post("/trade/place", status_code=201, openapi_extra=json_body(PlaceOrderIn))
+@router.post("/trade/place", status_code=201, openapi_extra=json_body(PlaceOrderIn), responses=answers(
+    201, Trade, UnknownSymbol, InsufficientFunds, InsufficientShares, PriceOutOfBand, IdempotencyConflict,
+    headers=REPLAYED, description="The trade; a retry answers the original one"))
 async def place(
     request: Request,
     user: Placer,
@@ -56,13 +67,13 @@ async def _trade_or_404(services: Services, user: Principal, trade_id: str) -> t
     return found
 
 
-@router.get("/trade/{tradeId:id}")
+@router.get("/trade/{tradeId:id}", responses=answers(200, TradeWithExecutions, NotFound))
 async def get_trade(request: Request, tradeId: str, user: User) -> ExactJSONResponse:
     order, executions = await _trade_or_404(services_of(request), user, tradeId)
     return ExactJSONResponse({**trade_view(order), "executions": executions})
 
 
-@router.post("/trade/{tradeId:id}/cancel", status_code=202)
+@router.post("/trade/{tradeId:id}/cancel", status_code=202, responses=answers(202, Trade, NotFound, NotCancelable))
 async def cancel(request: Request, tradeId: str, user: Canceler) -> ExactJSONResponse:
     """Ask the venue to cancel; the trade becomes `canceled` when the venue confirms."""
     services = services_of(request)
@@ -71,7 +82,7 @@ async def cancel(request: Request, tradeId: str, user: Canceler) -> ExactJSONRes
     return ExactJSONResponse(trade_view(order), status_code=202)
 
 
-@router.get("/trades")
+@router.get("/trades", responses=answers(200, TradePage))
 async def list_trades(
     request: Request,
     user: User,
@@ -90,7 +101,7 @@ async def list_trades(
     return page([trade_view(o) for o in orders], limit, lambda item: item["tradeId"])
 
 
-@router.get("/transaction-history")
+@router.get("/transaction-history", responses=answers(200, TradePage))
 async def transaction_history(
     request: Request,
     user: User,

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field, field_validator
 
 from tickerdesk.app.outbound_policy import allowed_host, refusal
-from tickerdesk.domain.errors import NotFound
+from tickerdesk.domain.errors import InvalidRequest, NotFound
 from tickerdesk.domain.events import USER_FACING
 from tickerdesk.entrypoints.http.auth import Principal
 from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.refusals import UnsafeWebhookUrl
+from tickerdesk.entrypoints.http.responses import DeliveryPage, NewWebhook, WebhookList, answers
 from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, services_of, settings_of
 from tickerdesk.entrypoints.http.schemas import Strict
 
@@ -87,7 +88,8 @@ async def refuse_inside(url: str, allowed_hosts: Iterable[str]) -> None:
             raise UnsafeWebhookUrl(f"url: {named}{reason}; webhooks are sent to public addresses only")
 
 
-@router.post("/webhooks", status_code=201, openapi_extra=json_body(WebhookIn))
+@router.post("/webhooks", status_code=201, openapi_extra=json_body(WebhookIn),
+             responses=answers(201, NewWebhook, InvalidRequest, UnsafeWebhookUrl))
 async def register(request: Request, user: User) -> ExactJSONResponse:
     """Register an http(s) endpoint for your events (all user-facing ones unless
     `eventTypes` names some). The answer holds the signing `secret`: it is shown only now.
@@ -101,13 +103,13 @@ async def register(request: Request, user: User) -> ExactJSONResponse:
     return ExactJSONResponse(webhook, status_code=201)
 
 
-@router.get("/webhooks")
+@router.get("/webhooks", responses=answers(200, WebhookList))
 async def list_webhooks(request: Request, user: User) -> ExactJSONResponse:
     """Your active webhooks, oldest first (secrets are never shown again)."""
     return ExactJSONResponse({"items": await services_of(request).webhooks.list(user.user_id)})
 
 
-@router.delete("/webhooks/{webhookId}", status_code=204)
+@router.delete("/webhooks/{webhookId:id}", status_code=204, responses=answers(204, None, NotFound))
 async def delete(request: Request, webhookId: str, user: User) -> Response:
     """Stop sending to this webhook; pending deliveries end `failed`, past ones stay visible."""
     if not await services_of(request).webhooks.delete(user.user_id, checked_id(webhookId, "webhook")):
@@ -115,7 +117,7 @@ async def delete(request: Request, webhookId: str, user: User) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/webhooks/{webhookId}/deliveries")
+@router.get("/webhooks/{webhookId:id}/deliveries", responses=answers(200, DeliveryPage, NotFound))
 async def deliveries(
     request: Request,
     webhookId: str,
