@@ -228,6 +228,9 @@ async def test_every_operation_answers_as_documented(client, runtime, trader, sy
     await api.call("POST", "/trade/place", 409, token=user, body={**order, "quantity": 11}, headers=key)
     for refused in ({**order, "stockSymbol": "NOPE"}, {**order, "limitPrice": 5000}, {**order, "quantity": 10**6}):
         await api.call("POST", "/trade/place", 422, token=user, body=refused)
+        preview = await api.call("POST", "/trade/preview", 200, token=user, body=refused)
+        assert preview["ok"] is False and preview["error"]["status"] == 422
+    assert (await api.call("POST", "/trade/preview", 200, token=user, body=order))["ok"] is True
     await api.call("PUT", "/sim/stocks/{symbol}", 200, token=admin, path_parameters={"symbol": stock},
                    body={"price": "99.25", "liquidity": 4})
     await runtime.settle()

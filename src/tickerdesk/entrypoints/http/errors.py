@@ -73,8 +73,8 @@ def status_of(error: Exception) -> int:
     return 422
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> ExactJSONResponse:
-    body = {
+def problem_body(status: int, code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {
         "type": f"https://tickerdesk.dev/problems/{code.replace('_', '-')}",
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -82,6 +82,10 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> ExactJSONRespo
         "code": code,
         **extra,
     }
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> ExactJSONResponse:
+    body = problem_body(status, code, detail, **extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return ExactJSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 

@@ -284,6 +284,22 @@ class Problem(Shape):
                                      description="each field that was refused (input errors only)")
 
 
+# -- previews -----------------------------------------------------------------------
+
+
+class OrderPreview(Shape):
+    """What a placement of this body would hold and cost, and the refusal it would get now."""
+
+    ok: bool = Field(description="true when a placement would be accepted now")
+    holdAmount: Money | None = Field(description="a buy's cash hold: quantity × holdPrice; null for a sell")
+    heldShares: int | None = Field(description="a sell's hold: its shares; null for a buy")
+    holdPrice: Money | None = Field(description="the limit, or a market buy's collar (last price + 5%)")
+    estimatedCost: Money | None = Field(description="quantity × (limit, else the last price): a buy's cost, a "
+                                                    "sell's proceeds")
+    available: Money = Field(description="the available cash (buy) or the shares free to sell (sell)")
+    error: Problem | None = Field(description="the refusal a placement would get now; null when ok")
+
+
 # A header of some answers: documentation of what the routes and middleware send.
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "required": True, "schema": {"type": "integer"}}}
 WWW_AUTHENTICATE = {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}}}

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from tickerdesk.app.cancel_order import cancel_order
 from tickerdesk.app.place_order import place_order
+from tickerdesk.app.preview_order import preview_order
 from tickerdesk.app.services import Services
 from tickerdesk.app.views import trade_view
 from tickerdesk.domain.errors import (
@@ -20,12 +21,21 @@ from tickerdesk.domain.errors import (
     PriceOutOfBand,
     UnknownSymbol,
 )
+from tickerdesk.domain.money import plain
 from tickerdesk.domain.orders import HISTORY_STATUSES, Order, Status
 from tickerdesk.entrypoints.http.auth import Principal
+from tickerdesk.entrypoints.http.errors import problem_body, status_of
 from tickerdesk.entrypoints.http.inputs import Instant
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
-from tickerdesk.entrypoints.http.responses import REPLAYED, Trade, TradePage, TradeWithExecutions, answers
+from tickerdesk.entrypoints.http.responses import (
+    REPLAYED,
+    OrderPreview,
+    Trade,
+    TradePage,
+    TradeWithExecutions,
+    answers,
+)
 from tickerdesk.entrypoints.http.routes.common import checked_id, json_body, page, services_of, settings_of
 from tickerdesk.entrypoints.http.schemas import IdempotencyKey, PlaceOrderIn
 
@@ -58,6 +68,27 @@ async def place(
     )
     headers = {"Idempotent-Replayed": "true"} if placement.replayed else None
     return ExactJSONResponse(trade_view(placement.order), status_code=201, headers=headers)
+
+
+@router.post("/trade/preview", openapi_extra=json_body(PlaceOrderIn), responses=answers(
+    200, OrderPreview, description="What a placement would hold and cost, and the refusal it would get"))
+async def preview(request: Request, user: User) -> ExactJSONResponse:
+    """The checks and hold arithmetic of a placement with nothing written: a refusal the
+    placement would get now is `error`, not this answer's status."""
+    services = services_of(request)
+    body = await parse_model(request, PlaceOrderIn, settings_of(request).max_body_bytes)
+    result = await preview_order(user.user_id, body.to_request(), queries=services.queries,
+                                 instruments=services.instruments, prices=services.prices)
+    error = result.error
+    return ExactJSONResponse({
+        "ok": result.ok,
+        "holdAmount": plain(result.hold_amount),
+        "heldShares": result.held_shares,
+        "holdPrice": plain(result.hold_price),
+        "estimatedCost": plain(result.estimated_cost),
+        "available": plain(result.available),
+        "error": None if error is None else problem_body(status_of(error), error.code, error.detail),
+    })
 
 
 async def _trade_or_404(services: Services, user: Principal, trade_id: str) -> tuple[Order, list[dict[str, Any]]]:
