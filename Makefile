@@ -7,9 +7,10 @@ BIN := $(VENV)/bin
 
 .PHONY: up test unit bench verify topology clean
 
-$(BIN)/tickerdesk: pyproject.toml
+# The Python SDK (clients/python) is a distribution of its own; the tests and the CLI verbs use it.
+$(BIN)/tickerdesk: pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' -e ./clients/python
 	touch $@
 
 # `make up PORT=8001 HOST=0.0.0.0` serves elsewhere (set on the command line: a HOST or PORT
@@ -22,7 +23,7 @@ up: $(BIN)/tickerdesk
 
 test: $(BIN)/tickerdesk
 	./scripts/services.sh
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests clients
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

@@ -1,0 +1,32 @@
+"""A Python client of the tickerdesk brokerage API."""
+
+from tickerdesk_client.client import AsyncClient, Client
+from tickerdesk_client.errors import (
+    Forbidden,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InsufficientShares,
+    InvalidRequest,
+    NotCancelable,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TickerdeskError,
+    Unauthenticated,
+)
+from tickerdesk_client.models import (
+    Balance,
+    Execution,
+    Holding,
+    Notification,
+    Portfolio,
+    Preview,
+    Stock,
+    Trade,
+)
+
+__all__ = [
+    "AsyncClient", "Balance", "Client", "Execution", "Forbidden", "Holding", "IdempotencyConflict",
+    "InsufficientFunds", "InsufficientShares", "InvalidRequest", "NotCancelable", "NotFound", "Notification",
+    "Portfolio", "Preview", "RateLimited", "ServerError", "Stock", "TickerdeskError", "Trade", "Unauthenticated",
+]
