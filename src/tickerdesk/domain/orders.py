@@ -118,7 +118,7 @@ def check_price_band(request: OrderRequest, last_price: Decimal | None) -> None:
         return
     low, high, last = (f"{v.normalize():f}" for v in (last_price / PRICE_BAND, last_price * PRICE_BAND, last_price))
     raise PriceOutOfBand(
-        f"limitPrice {limit} is outside the price band of {request.symbol}: between {low} and {high}, "
+        f"limitPrice {limit.normalize():f} is outside the price band of {request.symbol}: between {low} and {high}, "
         f"{PRICE_BAND}x either side of the last price {last}"
     )
 
