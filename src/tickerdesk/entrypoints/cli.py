@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tickerdesk.config import Settings, SetupError, with_jwt_secret
+from tickerdesk.entrypoints import trader_cli
 
 app = typer.Typer(help="tickerdesk: the backend of a retail stock brokerage.", no_args_is_help=True)
 console = Console()
@@ -225,6 +226,10 @@ def bench(
         table.add_row(r.name, f"{r.rate:,.0f}", f"{r.rate / floor:.2f}", f"{r.percentile(0.5):.1f}",
                       f"{r.percentile(0.99):.1f}", str(r.failures))
     console.print(table)
+
+
+# balance, portfolio, place, orders, cancel, history, watch: on the Python SDK.
+trader_cli.register(app)
 
 
 if __name__ == "__main__":
