@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI
 from tickerdesk import __version__
 from tickerdesk.app.services import Services
 from tickerdesk.config import Settings
-from tickerdesk.entrypoints.http import docs, errors, openapi
+from tickerdesk.entrypoints.http import asyncapi, docs, errors, openapi
 from tickerdesk.entrypoints.http.auth import TokenVerifier
 from tickerdesk.entrypoints.http.inputs import refuse_unstorable_parameters
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
@@ -77,6 +77,7 @@ def create_app(
     for module in (trading, account, stream, webhooks, market, admin, health):
         app.include_router(module.router)
     docs.install(app)
+    asyncapi.install(app)
     openapi.install(app)
     app.add_middleware(RequestContext, access_log=settings.access_log)
     app.add_middleware(SecurityHeaders)
