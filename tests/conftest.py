@@ -9,6 +9,7 @@ database and drops it at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import tempfile
@@ -51,10 +52,11 @@ def _with_database(url: str, name: str) -> str:
     return base + ("?" + query if query else "")
 
 
-@pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def fresh_database(prefix: str) -> AsyncIterator[str]:
+    """An empty database of its own on the test server (its URL), dropped afterwards."""
     server = _server_url()
-    name = f"tickerdesk_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server)
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -62,6 +64,12 @@ async def database_url() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    async with fresh_database("tickerdesk_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -229,19 +237,13 @@ async def scratch_database() -> AsyncIterator[tuple[str, asyncpg.Pool]]:
     """A migrated database of its own (URL and pool), for tests that must own every row."""
     from tickerdesk.adapters.postgres.db import create_pool, migrate
 
-    server = _server_url()
-    name = f"tickerdesk_scratch_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server, name)
-    await migrate(url)
-    pool = await create_pool(url, 4)
-    try:
-        yield url, pool
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database("tickerdesk_scratch") as url:
+        await migrate(url)
+        pool = await create_pool(url, 4)
+        try:
+            yield url, pool
+        finally:
+            await pool.close()
 
 
 @pytest.fixture

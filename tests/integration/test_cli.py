@@ -12,11 +12,10 @@ import sys
 import uuid
 from pathlib import Path
 
-import asyncpg
 import jwt
 import pytest
 
-from tests.conftest import _server_url, _with_database
+from tests.conftest import _server_url, _with_database, fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "a-secret-that-up-would-have-made-for-hs256-tokens"
@@ -73,15 +72,8 @@ def test_every_command_takes_the_data_directory_from_the_option_or_the_environme
 @pytest.fixture
 async def empty_database():
     """A database with no tables at all: what `verify` meets before anyone migrated."""
-    server = _server_url()
-    name = f"tickerdesk_empty_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(server, name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_database("tickerdesk_empty") as url:
+        yield url
 
 
 async def test_verify_of_an_unmigrated_database_says_to_migrate_and_then_passes(tmp_path, empty_database):

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from enum import StrEnum
 from itertools import islice
 from typing import Annotated
 
@@ -18,24 +17,14 @@ from rich.console import Console
 from rich.table import Table
 from tickerdesk_client import Client, TickerdeskError, Trade
 
+from tickerdesk.domain.orders import Side, TimeInForce
+
 console = Console()
 
 Url = Annotated[str, typer.Option("--url", envvar="TICKERDESK_URL", help="The server (TICKERDESK_URL).")]
 Token = Annotated[str, typer.Option("--token", envvar="TICKERDESK_TOKEN", show_default=False,
                                     help="A bearer token: `tickerdesk token USER` (TICKERDESK_TOKEN).")]
 DEFAULT_URL = "http://127.0.0.1:8000"
-
-
-class SideArg(StrEnum):
-    BUY = "BUY"
-    SELL = "SELL"
-
-
-class Tif(StrEnum):
-    DAY = "day"
-    GTC = "gtc"
-    IOC = "ioc"
-    FOK = "fok"
 
 
 @contextmanager
@@ -93,11 +82,11 @@ def portfolio(url: Url = DEFAULT_URL, token: Token = "") -> None:
 
 
 def place(
-    side: Annotated[SideArg, typer.Argument(case_sensitive=False, help="BUY or SELL.")],
+    side: Annotated[Side, typer.Argument(case_sensitive=False, help="BUY or SELL.")],
     symbol: Annotated[str, typer.Argument(help="e.g. AAPL")],
     quantity: Annotated[int, typer.Argument(help="Whole shares.")],
     limit: Annotated[str | None, typer.Option("--limit", help="A limit price; a market order without it.")] = None,
-    tif: Annotated[Tif, typer.Option("--tif", help="Time in force.")] = Tif.DAY,
+    tif: Annotated[TimeInForce, typer.Option("--tif", help="Time in force.")] = TimeInForce.DAY,
     url: Url = DEFAULT_URL,
     token: Token = "",
 ) -> None:
@@ -107,7 +96,7 @@ def place(
     except ArithmeticError:
         raise typer.BadParameter(f"{limit!r} is not a price", param_hint="--limit") from None
     with _session(url, token) as client:
-        trade = client.place_order(symbol, quantity, side.value.lower(), "limit" if price is not None else "market",
+        trade = client.place_order(symbol, quantity, side.value, "limit" if price is not None else "market",
                                    price, tif.value)
     console.print(_trades_table("Placed", [trade]))
 
