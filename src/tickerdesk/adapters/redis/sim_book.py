@@ -1,7 +1,11 @@
 """The simulated venue's book in Redis, so that a venue-sim killed mid-burst comes
 back with its working orders: one hash field per working order, the ids it has seen,
 the liquidity caps, and the time of the last close (orders accepted before it that
-arrive after a restart must still expire)."""
+arrive after a restart must still expire).
+
+Matching never reads it: the venue matches on its own index by price level in memory
+(`adapters/venue/book.py`), writes here only what a command changed, and rebuilds the
+index from here once, when it starts."""
 
 from __future__ import annotations
 

@@ -5,6 +5,12 @@ through them, at the current price (at or better than their limit), at most
 `liquidity` shares per order per price update. Reports go to the sink one at a
 time and in the order the venue made them, so a cancel can never overtake a fill.
 
+The book is indexed by price level (`book.OrderBook`), so a price update costs the
+levels it crosses, not the whole book; a tick that fills many orders hands the event
+loop back every `BATCH` reports, because in `tickerdesk up` that loop serves the api.
+Within one update, orders fill in price-time priority: market orders, then buys from
+the highest limit, then sells from the lowest, first come first served within a level.
+
 The trading day ends by time, not by arrival: a close at T expires every `day` order
 accepted (by tickerdesk) before T, the ones working now and the ones still on their
 way, which expire the moment they arrive; orders accepted from T on are the next day's.
@@ -15,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
 import structlog
 
+from tickerdesk.adapters.venue.book import OrderBook, Working
 from tickerdesk.app.ports import ExecutionReport, PriceBook, ReportKind, ReportSink, VenueOrder
 from tickerdesk.domain.errors import DomainError
 from tickerdesk.domain.money import MONEY_STEP
@@ -30,16 +36,8 @@ from tickerdesk.domain.orders import Side, TimeInForce, within_price_band
 log = structlog.get_logger(__name__)
 
 MIN_PRICE = Decimal("0.01")
-
-
-@dataclass
-class _Working:
-    order: VenueOrder
-    cumulative: int = 0
-
-    @property
-    def remaining(self) -> int:
-        return self.order.quantity - self.cumulative
+# Reports made between two yields to the event loop: a few milliseconds of work at most.
+BATCH = 256
 
 
 def _now() -> datetime:
@@ -64,7 +62,7 @@ class SimVenue:
         self.prices = prices
         self._sink = sink
         self._on_prices = on_prices
-        self._book: dict[str, dict[str, _Working]] = {}
+        self._books: dict[str, OrderBook] = {}
         self._seen: set[str] = set()
         self._liquidity: dict[str, int | None] = {}
         self._lock = asyncio.Lock()
@@ -80,13 +78,14 @@ class SimVenue:
             self._seen.add(order.trade_id)
             self._dirty.add((order.symbol, order.trade_id))
             if self._from_a_closed_day(order):  # it was on its way when its day ended
-                await self._emit([self._report(_Working(order), ReportKind.EXPIRED, reason="end of day")])
+                await self._emit([self._report(Working(order), ReportKind.EXPIRED, reason="end of day")])
                 return
             await self._emit(self._arrive(order))
 
     async def cancel(self, trade_id: str, account: str, symbol: str) -> None:
         async with self._lock:
-            working = self._book.get(symbol, {}).pop(trade_id, None)
+            book = self._books.get(symbol)
+            working = None if book is None else book.remove(trade_id)
             self._dirty.add((symbol, trade_id))
             if working is None:
                 return  # already done: a real venue would answer OrderCancelReject
@@ -97,7 +96,7 @@ class SimVenue:
         async with self._lock:
             self._liquidity[symbol] = liquidity
             self.prices.set(symbol, price)
-            await self._emit(self._match(symbol, price))
+            await self._match(symbol, price)
         self._persist({symbol: price})
 
     async def close_session(self, at: datetime) -> None:
@@ -107,12 +106,16 @@ class SimVenue:
         async with self._lock:
             self._closed_at = at if self._closed_at is None else max(self._closed_at, at)
             reports = []
-            for orders in self._book.values():
-                for trade_id, working in list(orders.items()):
+            for book in self._books.values():
+                for working in book.orders():
                     if self._from_a_closed_day(working.order):
-                        del orders[trade_id]
-                        self._dirty.add((working.order.symbol, trade_id))
+                        book.remove(working.order.trade_id)
+                        self._dirty.add((working.order.symbol, working.order.trade_id))
                         reports.append(self._report(working, ReportKind.EXPIRED, reason="end of day"))
+                        if len(reports) >= BATCH:
+                            await self._emit(reports)
+                            reports = []
+                            await asyncio.sleep(0)
             await self._emit(reports)
 
     async def walk(self, volatility: Decimal) -> None:
@@ -125,7 +128,7 @@ class SimVenue:
                 if new != price:
                     self.prices.set(symbol, new)
                     changes[symbol] = new
-                    await self._emit(self._match(symbol, new))
+                    await self._match(symbol, new)
         self._persist(changes)
 
     async def run_walk(self, interval: float, volatility: Decimal) -> None:
@@ -141,7 +144,7 @@ class SimVenue:
                 and order.accepted_at < self._closed_at)
 
     def working_orders(self) -> int:
-        return sum(len(orders) for orders in self._book.values())
+        return sum(len(book) for book in self._books.values())
 
     # -- durability (the venue-sim process keeps its book in Redis) --------------
     def drain_changes(self) -> dict:
@@ -150,7 +153,8 @@ class SimVenue:
         change, not the book."""
         orders = {}
         for symbol, trade_id in self._dirty:
-            working = self._book.get(symbol, {}).get(trade_id)
+            book = self._books.get(symbol)
+            working = None if book is None else book.get(trade_id)
             orders[trade_id] = None if working is None else {
                 "order": working.order, "cumulative": working.cumulative}
         self._dirty.clear()
@@ -159,8 +163,10 @@ class SimVenue:
 
     def restore(self, orders: list[tuple[VenueOrder, int]], seen: set[str], liquidity: dict[str, int | None],
                 closed_at: datetime | None = None) -> None:
-        for order, cumulative in orders:
-            self._book.setdefault(order.symbol, {})[order.trade_id] = _Working(order, cumulative)
+        # Time priority within a level survives a restart in the order tickerdesk accepted
+        # the orders (the saved book does not keep the order they arrived in).
+        for order, cumulative in sorted(orders, key=lambda saved: (saved[0].accepted_at, saved[0].trade_id)):
+            self._book_of(order.symbol).add(Working(order, cumulative))
         self._seen |= seen | {order.trade_id for order, _ in orders}
         self._liquidity.update(liquidity)
         if closed_at is not None:
@@ -168,7 +174,7 @@ class SimVenue:
 
     # -- matching ---------------------------------------------------------------
     def _arrive(self, order: VenueOrder) -> list[ExecutionReport]:
-        working = _Working(order)
+        working = Working(order)
         price = self.prices.last(order.symbol)
         if price is None:
             return [self._report(working, ReportKind.REJECTED, reason="unknown symbol")]
@@ -188,20 +194,35 @@ class SimVenue:
         if working.remaining and order.time_in_force is TimeInForce.IOC:
             reports.append(self._report(working, ReportKind.CANCELED, reason="immediate or cancel remainder"))
         elif working.remaining:
-            self._book.setdefault(order.symbol, {})[order.trade_id] = working
+            self._book_of(order.symbol).add(working)
         return reports
 
-    def _match(self, symbol: str, price: Decimal) -> list[ExecutionReport]:
-        """Fill what `price`, the symbol's new last price, makes marketable."""
-        orders = self._book.get(symbol, {})
+    def _book_of(self, symbol: str) -> OrderBook:
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = OrderBook()
+        return book
+
+    async def _match(self, symbol: str, price: Decimal) -> None:
+        """Fill what `price`, the symbol's new last price, makes marketable: only the
+        levels it crosses, handing the event loop back between batches. The caller holds
+        the lock, so nothing else changes the book while this one waits."""
+        book = self._books.get(symbol)
+        if book is None:
+            return
+        liquidity = self._liquidity.get(symbol)
         reports = []
-        for trade_id, working in list(orders.items()):
-            if self._marketable(working.order, price):
-                self._dirty.add((symbol, trade_id))
-                reports.append(self._fill(working, self._fillable(working, self._liquidity.get(symbol)), price))
-                if not working.remaining:
-                    del orders[trade_id]
-        return reports
+        for working in book.crossed(price):
+            trade_id = working.order.trade_id
+            self._dirty.add((symbol, trade_id))
+            reports.append(self._fill(working, self._fillable(working, liquidity), price))
+            if not working.remaining:
+                book.remove(trade_id)
+            if len(reports) >= BATCH:
+                await self._emit(reports)
+                reports = []
+                await asyncio.sleep(0)
+        await self._emit(reports)
 
     @staticmethod
     def _marketable(order: VenueOrder, price: Decimal) -> bool:
@@ -210,17 +231,17 @@ class SimVenue:
         return price <= order.limit_price if order.side is Side.BUY else price >= order.limit_price
 
     @staticmethod
-    def _fillable(working: _Working, liquidity: int | None) -> int:
+    def _fillable(working: Working, liquidity: int | None) -> int:
         return working.remaining if liquidity is None else min(working.remaining, liquidity)
 
-    def _fill(self, working: _Working, quantity: int, price: Decimal) -> ExecutionReport:
+    def _fill(self, working: Working, quantity: int, price: Decimal) -> ExecutionReport:
         working.cumulative += quantity
         kind = ReportKind.FILL if not working.remaining else ReportKind.PARTIAL_FILL
         return self._report(working, kind, quantity, price)
 
     @staticmethod
     def _report(
-        working: _Working, kind: ReportKind, quantity: int = 0, price: Decimal | None = None, reason: str | None = None
+        working: Working, kind: ReportKind, quantity: int = 0, price: Decimal | None = None, reason: str | None = None
     ) -> ExecutionReport:
         order = working.order
         return ExecutionReport(
