@@ -144,7 +144,7 @@ async def open_up(settings: Settings, database_url: str) -> Runtime:
     await migrate(database_url)
     pool = await create_pool(database_url, settings.database_pool_size)
     await seed_instruments(pool)
-    queries = PgQueries(pool)
+    queries = PgQueries(pool, tick_retention_days=settings.price_tick_retention_days)
     instruments, last_prices = await queries.instruments()
     prices = MemoryPriceBook(last_prices)
     clock = SystemClock()
@@ -153,7 +153,7 @@ async def open_up(settings: Settings, database_url: str) -> Runtime:
     commands = PgCommandStore(pool, post_commit)
     hub, inbox, history, webhooks = MemoryHub(), PgInbox(pool), PgHistory(pool), PgWebhooks(pool)
     venue = SimVenue(prices, ExecutionApplier(commands, clock).on_report,
-                     on_prices=lambda changes: _spawn(queries.save_prices(changes)))
+                     on_prices=lambda changes: _spawn(queries.save_prices(changes, clock.now())))
     sender = WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
                            max_attempts=settings.webhook_max_attempts, allowed_hosts=settings.webhook_allowed_hosts)
     bus = InProcessBus([Notifier(inbox, hub).handle, HistoryProjector(history).handle,
@@ -325,7 +325,7 @@ async def run_venue_sim(settings: Settings) -> None:
     broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
     pool = await create_pool(settings.database_url, 2)
     redis = redis_client(settings.redis_url)
-    queries = PgQueries(pool)
+    queries = PgQueries(pool, tick_retention_days=settings.price_tick_retention_days)
     _, last_prices = await queries.instruments()
     service = SimVenueService(broker, RedisSimState(redis, settings.instance), queries, MemoryPriceBook(last_prices))
     serve_metrics(settings)

@@ -43,7 +43,8 @@ SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
-PUBLIC = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /stocks", "GET /stocks/{symbol}"}
+PUBLIC = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /stocks", "GET /stocks/{symbol}",
+          "GET /stocks/{symbol}/bars"}
 PROBLEM = "application/problem+json"
 
 
@@ -267,6 +268,12 @@ async def test_every_operation_answers_as_documented(client, runtime, trader, sy
     await api.call("GET", "/stocks", 200, token={})
     await api.call("GET", "/stocks/{symbol}", 200, token={}, path_parameters={"symbol": stock})
     await api.call("GET", "/stocks/{symbol}", 404, token={}, path_parameters={"symbol": "NOPE"})
+    chart = await api.call("GET", "/stocks/{symbol}/bars", 200, token={}, path_parameters={"symbol": stock},
+                           query={"interval": "5m"})
+    assert chart["bars"], "the prices set above are ticks"
+    await api.call("GET", "/stocks/{symbol}/bars", 404, token={}, path_parameters={"symbol": "NOPE"})
+    await api.call("GET", "/stocks/{symbol}/bars", 422, token={}, path_parameters={"symbol": stock},
+                   query={"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"})
 
     # Webhooks, by a user of their own: its one delivery goes to a closed loopback port.
     hooks = hooker.headers

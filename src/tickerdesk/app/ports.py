@@ -11,7 +11,7 @@ import builtins
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
@@ -114,12 +114,33 @@ AfterCommit = Callable[[Sequence[Event]], Awaitable[None]]
 # -- the read side ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Bar:
+    """The recorded ticks of one interval of one symbol: open and close are the first
+    and last tick by time, `ticks` how many there were."""
+
+    start: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    ticks: int
+
+
 class Queries(Protocol):
     """What the API reads from the books; every query filters by user first."""
 
     async def instruments(self) -> tuple[dict[str, Instrument], dict[str, Decimal]]: ...
 
-    async def save_prices(self, prices: dict[str, Decimal]) -> None: ...
+    async def save_prices(self, prices: dict[str, Decimal], at: datetime | None = None) -> None:
+        """Save the last prices and record each as a tick at `at` (None: now), in one write."""
+        ...
+
+    async def bars(self, symbol: str, step: timedelta, origin: datetime, since: datetime,
+                   until: datetime) -> list[Bar]:
+        """The bars of `step` (aligned to `origin`) of the ticks at or after `since` and
+        before `until`, oldest first; an interval without ticks has no bar."""
+        ...
 
     async def trade(self, user_id: str, trade_id: str) -> tuple[Order, list[dict[str, Any]]] | None: ...
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from tickerdesk.app.ports import Bar
 from tickerdesk.domain.accounting import Balance, Position
 from tickerdesk.domain.money import plain
 from tickerdesk.domain.orders import Order
@@ -76,4 +77,23 @@ def position_view(position: Position, price: Decimal | None) -> dict[str, Any]:
         "currentPrice": plain(price),
         "marketValue": plain(market_value),
         "unrealizedPnl": plain(unrealized),
+    }
+
+
+def bars_view(symbol: str, interval: str, bars: list[Bar]) -> dict[str, Any]:
+    """A chart's bars, oldest first; a bar starts on a whole minute, so it shows no fraction."""
+    return {
+        "symbol": symbol,
+        "interval": interval,
+        "bars": [
+            {
+                "start": bar.start.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "open": plain(bar.open),
+                "high": plain(bar.high),
+                "low": plain(bar.low),
+                "close": plain(bar.close),
+                "ticks": bar.ticks,
+            }
+            for bar in bars
+        ],
     }

@@ -1,22 +1,83 @@
-"""The read side of the books: every query filters by user first, and pages by a cursor."""
+"""The read side of the books: every query filters by user first, and pages by a cursor.
+
+Also the price feed's writer (last prices and their ticks) and the bars read from them."""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
 from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
+from tickerdesk.app.ports import Bar
 from tickerdesk.domain.accounting import Balance, Position
 from tickerdesk.domain.instruments import Instrument
 from tickerdesk.domain.money import plain
 from tickerdesk.domain.orders import Order
 
+# The last prices, and each as a tick at $3 (None: the statement's now()). Only symbols
+# the UPDATE matched get a tick, so an unknown symbol records nothing.
+_SAVED = """
+    saved AS (
+        UPDATE instruments i SET last_price = t.p, price_updated_at = coalesce($3::timestamptz, now())
+        FROM unnest($1::text[], $2::numeric[]) AS t(s, p) WHERE i.symbol = t.s
+        RETURNING i.symbol, t.p)"""
+_TICKS = """
+    INSERT INTO price_ticks (symbol, at, price)
+    SELECT symbol, coalesce($3::timestamptz, now()), p FROM saved
+    ON CONFLICT (symbol, at) DO UPDATE SET price = excluded.price"""
+SAVE_PRICES = f"WITH {_SAVED} {_TICKS}"
+# The same, and up to $5 ticks older than $4 days deleted, found through the primary key
+# symbol by symbol (a short index range each, however large the table): no table scan.
+SAVE_PRICES_AND_PRUNE = f"""
+    WITH pruned AS (
+        DELETE FROM price_ticks WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM price_ticks
+            WHERE symbol = ANY(ARRAY(SELECT symbol FROM instruments))
+              AND at < now() - make_interval(days => $4::int)
+            LIMIT $5::int))
+        RETURNING 1),
+    {_SAVED},
+    ticked AS ({_TICKS} RETURNING 1)
+    SELECT count(*) FROM pruned"""
+# Bars on a grid of $2 from $3 (date_bin). Open and close are the first and last tick by
+# time: the least and greatest [epoch, price] pair (the epoch is exact and unique per
+# symbol), so every aggregate streams in constant memory, with no sort inside a bar.
+BARS = """
+    SELECT date_bin($2::interval, at, $3::timestamptz) AS start,
+           (min(ARRAY[extract(epoch FROM at), price]))[2] AS open, max(price) AS high, min(price) AS low,
+           (max(ARRAY[extract(epoch FROM at), price]))[2] AS close, count(*)::int AS ticks
+    FROM price_ticks WHERE symbol = $1 AND at >= $4 AND at < $5
+    GROUP BY 1 ORDER BY 1"""
+
+
+class TickRetention:
+    """When the writer prunes expired ticks: at most every `every_seconds`, `batch` at a
+    time, sooner again while a batch comes back full (a backlog, e.g. after the retention
+    was shortened). `days` 0 keeps every tick."""
+
+    def __init__(self, days: int, every_seconds: float = 60.0, batch: int = 10_000):
+        self.days, self.every_seconds, self.batch = days, every_seconds, batch
+        self._next = 0.0
+
+    def prune_due(self) -> bool:
+        if self.days <= 0 or time.monotonic() < self._next:
+            return False
+        self._next = time.monotonic() + self.every_seconds  # before the write: one pruner at a time
+        return True
+
+    def pruned(self, count: int) -> None:
+        if count >= self.batch:
+            self._next = 0.0
+
 
 class PgQueries:
-    def __init__(self, pool: asyncpg.Pool):
+    def __init__(self, pool: asyncpg.Pool, *, tick_retention_days: int = 0):
         self.pool = pool
+        self.ticks = TickRetention(tick_retention_days)
 
     async def instruments(self) -> tuple[dict[str, Instrument], dict[str, Decimal]]:
         rows = await self.pool.fetch("SELECT symbol, name, lot_size, active, last_price FROM instruments")
@@ -25,12 +86,22 @@ class PgQueries:
             {r["symbol"]: r["last_price"] for r in rows},
         )
 
-    async def save_prices(self, prices: dict[str, Decimal]) -> None:
-        await self.pool.execute(
-            """UPDATE instruments i SET last_price = t.p, price_updated_at = now()
-               FROM unnest($1::text[], $2::numeric[]) AS t(s, p) WHERE i.symbol = t.s""",
-            list(prices), list(prices.values()),
-        )
+    async def save_prices(self, prices: dict[str, Decimal], at: datetime | None = None) -> None:
+        """The last prices and their ticks in one statement; now and then the same
+        statement also prunes a bounded batch of expired ticks (see TickRetention)."""
+        if not prices:
+            return
+        saved = (list(prices), list(prices.values()), at)
+        if self.ticks.prune_due():
+            self.ticks.pruned(await self.pool.fetchval(SAVE_PRICES_AND_PRUNE, *saved, self.ticks.days,
+                                                       self.ticks.batch))
+        else:
+            await self.pool.execute(SAVE_PRICES, *saved)
+
+    async def bars(self, symbol: str, step: timedelta, origin: datetime, since: datetime,
+                   until: datetime) -> list[Bar]:
+        rows = await self.pool.fetch(BARS, symbol, step, origin, since, until)
+        return [Bar(r["start"], r["open"], r["high"], r["low"], r["close"], r["ticks"]) for r in rows]
 
     async def trade(self, user_id: str, trade_id: str) -> tuple[Order, list[dict[str, Any]]] | None:
         row = await self.pool.fetchrow(

@@ -10,6 +10,7 @@ crash repeats reports the execution applier already has, and it ignores them.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,14 +39,15 @@ class SimVenueService:
         await self.broker.publish_report(report_to_wire(report))
 
     def _on_prices(self, changes: dict[str, Decimal]) -> None:
-        task = asyncio.get_running_loop().create_task(self._ticks(changes))
+        # Stamped now, when the prices changed: the writes may land out of order.
+        task = asyncio.get_running_loop().create_task(self._ticks(changes, datetime.now(UTC)))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _ticks(self, changes: dict[str, Decimal]) -> None:
+    async def _ticks(self, changes: dict[str, Decimal], at: datetime) -> None:
         try:
             await self.broker.publish_price_ticks(changes)
-            await self.queries.save_prices(changes)
+            await self.queries.save_prices(changes, at)
         except Exception:
             log.exception("price tick not published")
 

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from tickerdesk.app.price_bars import INTERVALS
 from tickerdesk.domain.accounting import LedgerKind
 from tickerdesk.domain.events import USER_FACING, EventType
 from tickerdesk.domain.orders import OrderType, Side, Status, TimeInForce
@@ -195,6 +196,26 @@ class Stock(Shape):
 
 class StockList(Shape):
     items: list[Stock]
+
+
+BarInterval = Literal[tuple(INTERVALS)]  # type: ignore[valid-type]
+
+
+class Bar(Shape):
+    """The recorded price ticks of one interval."""
+
+    start: datetime = Field(description="the start of the interval, on the UTC grid (a 1d bar starts at 00:00Z)")
+    open: Money = Field(description="the first tick's price")
+    high: Money
+    low: Money
+    close: Money = Field(description="the last tick's price")
+    ticks: int = Field(description="how many price changes the interval had")
+
+
+class Bars(Shape):
+    symbol: str
+    interval: BarInterval  # type: ignore[valid-type]
+    bars: list[Bar] = Field(description="oldest first; an interval without ticks has no bar")
 
 
 # -- webhooks -----------------------------------------------------------------------
