@@ -150,7 +150,7 @@ async def open_up(settings: Settings, database_url: str) -> Runtime:
     clock = SystemClock()
     cache = MemoryReadCache(ttl_seconds=settings.cache_ttl_seconds)
     post_commit = PostCommit(cache=cache, observe=observe_committed)
-    commands = PgCommandStore(pool, post_commit)
+    commands = PgCommandStore(pool, post_commit, group_commit=True)
     hub, inbox, history, webhooks = MemoryHub(), PgInbox(pool), PgHistory(pool), PgWebhooks(pool)
     venue = SimVenue(prices, ExecutionApplier(commands, clock).on_report,
                      on_prices=lambda changes: _spawn(queries.save_prices(changes, clock.now())))
@@ -201,7 +201,7 @@ async def open_api(settings: Settings) -> Runtime:
     cache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
     hub = RedisHub(redis, settings.instance)
     services = Services(
-        commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed)),
+        commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed), group_commit=True),
         queries=queries, history=PgHistory(history_pool), inbox=PgInbox(pool), webhooks=PgWebhooks(pool),
         instruments=instruments, prices=prices, sim=BrokerSimControl(broker), cache=cache,
         limiter=RedisRateLimiter(redis, prefix=settings.instance), limits=rate_limits(settings), hub=hub,

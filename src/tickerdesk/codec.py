@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import simplejson
 
 from tickerdesk.app.ports import ExecutionReport, Notification, ReportKind, VenueOrder
@@ -41,7 +42,12 @@ from tickerdesk.domain.orders import Order, OrderType, Side, Status, TimeInForce
 
 def dumps(value: Any) -> str:
     """JSON with exact decimals (numbers, never floats) and RFC 3339 timestamps."""
-    return simplejson.dumps(value, use_decimal=True, default=_default, separators=(",", ":"))
+    return orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+
+
+def dumps_bytes(value: Any) -> bytes:
+    """`dumps`, as the bytes an HTTP body or a message is made of."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def loads(text: str | bytes) -> Any:
@@ -49,6 +55,13 @@ def loads(text: str | bytes) -> Any:
 
 
 def _default(value: Any) -> Any:
+    """orjson (several times faster than the stdlib here) writes what it knows; a Decimal
+    goes in as its exact text, a JSON number (`str` of a `plain` one has no exponent), and a
+    datetime in our RFC 3339 form (always microseconds, `Z`), not orjson's own."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise TypeError(f"{value} is not a JSON number")
+        return orjson.Fragment(str(value))
     if isinstance(value, datetime):
         return rfc3339(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

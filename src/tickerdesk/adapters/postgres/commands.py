@@ -19,9 +19,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 import asyncpg
 
+from tickerdesk.adapters.postgres.event_sql import BALANCE_EVENT_SQL, PORTFOLIO_EVENT_SQL
+from tickerdesk.adapters.postgres.group_commit import GroupCommit, write_batch
 from tickerdesk.adapters.postgres.rows import TRADE_COLUMNS, balance_from_row, order_from_row, position_from_row
 from tickerdesk.app.ports import AfterCommit, NewOrder
 from tickerdesk.app.views import rfc3339
@@ -37,27 +40,6 @@ from tickerdesk.domain.accounting import (
 from tickerdesk.domain.errors import InsufficientFunds, InsufficientShares
 from tickerdesk.domain.events import BalanceUpdated, Event, PortfolioUpdated
 from tickerdesk.domain.orders import Order, Side
-
-# The balance.updated and portfolio.updated envelopes, built where the new balance or
-# position is known: inside the statement. `b` is a CTE returning user_id, available,
-# held; `p` one returning a position row. They are codec.encode_event's form, which
-# tests/integration/test_codec_sql.py checks.
-BALANCE_EVENT_SQL = f"""
-SELECT {{event_id}}::uuid, b.user_id, 'balance.updated', jsonb_build_object(
-    'id', {{event_id}}::text, 'type', 'balance.updated', 'userId', b.user_id,
-    'occurredAt', {{occurred_at}}::text, 'schemaVersion', {BalanceUpdated.schema_version},
-    'data', jsonb_build_object('userId', b.user_id, 'availableBalance', trim_scale(b.available),
-        'heldForTrades', trim_scale(b.held), 'totalBalance', trim_scale(b.available + b.held)))
-FROM b"""
-
-PORTFOLIO_EVENT_SQL = f"""
-SELECT {{event_id}}::uuid, p.user_id, 'portfolio.updated', jsonb_build_object(
-    'id', {{event_id}}::text, 'type', 'portfolio.updated', 'userId', p.user_id,
-    'occurredAt', {{occurred_at}}::text, 'schemaVersion', {PortfolioUpdated.schema_version},
-    'data', jsonb_build_object('stockSymbol', p.symbol, 'quantity', p.quantity,
-        'heldQuantity', p.held_quantity, 'averagePurchasePrice', trim_scale(p.average_price),
-        'realizedPnl', trim_scale(p.realized_pnl)))
-FROM p"""
 
 # The placement statements' parameters (built by `_placement_args`):
 #   $1 user_id         $2 trade_id          $3 client_order_id   $4 idempotency_key
@@ -92,7 +74,7 @@ journal AS (
 events AS (
     INSERT INTO outbox (event_id, user_id, type, payload)
     SELECT $14::uuid, b.user_id, 'trade.placed', $15::jsonb FROM b, new_trade
-    UNION ALL {BALANCE_EVENT_SQL.format(event_id="$16", occurred_at="$17")}
+    UNION ALL {BALANCE_EVENT_SQL.format(event_id="$16", occurred_at="$17", more="")}
 )
 SELECT available, held FROM b"""
 
@@ -106,7 +88,7 @@ WITH p AS (
 events AS (
     INSERT INTO outbox (event_id, user_id, type, payload)
     SELECT $14::uuid, p.user_id, 'trade.placed', $15::jsonb FROM p, new_trade
-    UNION ALL {PORTFOLIO_EVENT_SQL.format(event_id="$16", occurred_at="$17")}
+    UNION ALL {PORTFOLIO_EVENT_SQL.format(event_id="$16", occurred_at="$17", more="")}
 )
 SELECT quantity, held_quantity, average_price, realized_pnl FROM p"""
 
@@ -125,7 +107,7 @@ instruction AS (
 ),
 events AS (
     INSERT INTO outbox (event_id, user_id, type, payload)
-    {BALANCE_EVENT_SQL.format(event_id="$6", occurred_at="$7")}
+    {BALANCE_EVENT_SQL.format(event_id="$6", occurred_at="$7", more="")}
 )
 SELECT available, held FROM b"""
 
@@ -172,6 +154,18 @@ def _placement_args(new: NewOrder) -> tuple[object, ...]:
     return (*args, order.initial_cash_hold) if order.side is Side.BUY else args
 
 
+Update = BalanceUpdated | PortfolioUpdated
+
+
+def _update_event(new: NewOrder, state: Balance | Position) -> BalanceUpdated | PortfolioUpdated:
+    """The balance.updated (a buy) or portfolio.updated (a sell) a placement wrote, from the
+    balance or position its hold left."""
+    at, user = new.placed.occurred_at, new.placed.order.user_id
+    if isinstance(state, Balance):
+        return BalanceUpdated(id=new.update_event_id, user_id=user, occurred_at=at, balance=state)
+    return PortfolioUpdated(id=new.update_event_id, user_id=user, occurred_at=at, position=state)
+
+
 async def _nothing_after(events: Sequence[Event]) -> None:
     return None
 
@@ -180,11 +174,30 @@ class PgCommandStore:
     """Placement, funding and the unit of work for the rest, over one asyncpg pool.
     `after_commit` runs after every commit (see `tickerdesk.app.post_commit`)."""
 
-    def __init__(self, pool: asyncpg.Pool, after_commit: AfterCommit = _nothing_after):
+    def __init__(self, pool: asyncpg.Pool, after_commit: AfterCommit = _nothing_after, *, group_commit: bool = False):
         self.pool = pool
         self._after_commit = after_commit
+        self._groups: dict[Side, GroupCommit] = {}
+        if group_commit:  # see group_commit.py: placements that arrive together share a statement and a commit
+            self._groups = {side: GroupCommit(partial(self._write_batch, side), self._place_alone,
+                                              self._batch_committed) for side in Side}
 
     async def place(self, new: NewOrder) -> BalanceUpdated | PortfolioUpdated | None:
+        if self._groups:
+            result: BalanceUpdated | PortfolioUpdated | None = await self._groups[new.placed.order.side].place(new)
+            return result
+        return await self._place_alone(new)
+
+    async def _write_batch(self, side: Side, batch: list[NewOrder]) -> dict[int, Update] | None:
+        written = await write_batch(self.pool, side, batch)
+        if written is None:
+            return None
+        return {i: _update_event(batch[i], state) for i, state in written.items()}
+
+    async def _batch_committed(self, done: list[tuple[NewOrder, Update]]) -> None:
+        await self._after_commit([event for new, update in done for event in (new.placed, update)])
+
+    async def _place_alone(self, new: NewOrder) -> BalanceUpdated | PortfolioUpdated | None:
         order = new.placed.order
         sql = PLACE_BUY if order.side is Side.BUY else PLACE_SELL
         try:
@@ -195,14 +208,8 @@ class PgCommandStore:
             raise await _refusal(self.pool, order) from None
         if row is None:  # no account, or no position in this stock
             raise await _refusal(self.pool, order)
-        at, user = new.placed.occurred_at, order.user_id
-        update: BalanceUpdated | PortfolioUpdated
-        if order.side is Side.BUY:
-            update = BalanceUpdated(id=new.update_event_id, user_id=user, occurred_at=at,
-                                    balance=balance_from_row(row))
-        else:
-            update = PortfolioUpdated(id=new.update_event_id, user_id=user, occurred_at=at,
-                                      position=position_from_row(order.symbol, row))
+        state = balance_from_row(row) if order.side is Side.BUY else position_from_row(order.symbol, row)
+        update = _update_event(new, state)
         await self._after_commit([new.placed, update])
         return update
 

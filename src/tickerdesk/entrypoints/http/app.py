@@ -68,6 +68,9 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(refuse_unstorable_parameters)],  # every route, also one added later
         docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,  # served from the package: see docs
+        # FastAPI's OpenTelemetry hooks look up the providers on every request; we export Prometheus metrics
+        # (tickerdesk.metrics) and structured logs instead, so they are off rather than asked each time.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.verifier = TokenVerifier(settings)

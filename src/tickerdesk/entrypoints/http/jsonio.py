@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from tickerdesk.codec import dumps
+from tickerdesk.codec import dumps_bytes
 from tickerdesk.entrypoints.http.inputs import first_unstorable
 from tickerdesk.entrypoints.http.refusals import BodyTooLarge, InvalidField, MalformedBody, RequestInvalid
 
@@ -27,7 +27,7 @@ M = TypeVar("M", bound=BaseModel)
 
 class ExactJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
-        return dumps(content).encode()
+        return dumps_bytes(content)
 
 
 def _refuse_constant(name: str) -> None:
