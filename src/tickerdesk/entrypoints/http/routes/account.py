@@ -18,6 +18,7 @@ from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.responses import Balance, LedgerPage, NotificationPage, Portfolio, answers
 from tickerdesk.entrypoints.http.routes.common import page, services_of
+from tickerdesk.metrics import CACHE_READS
 
 router = APIRouter(tags=["account"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
@@ -63,10 +64,13 @@ async def cached(services: Services, kind: str, user_id: str,
     """Read through the cache. The version is taken before the database read, so a
     value read before a concurrent change is never stored after its invalidation."""
     value = await services.cache.get(kind, user_id)
-    if value is None:
-        version = await services.cache.version(user_id)
-        value = await load()
-        await services.cache.put(kind, user_id, value, version=version)
+    if value is not None:
+        CACHE_READS.labels(kind, "hit").inc()
+        return value
+    CACHE_READS.labels(kind, "miss").inc()
+    version = await services.cache.version(user_id)
+    value = await load()
+    await services.cache.put(kind, user_id, value, version=version)
     return value
 
 
