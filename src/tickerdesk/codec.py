@@ -18,8 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import orjson
-import simplejson
 
 from tickerdesk.app.ports import ExecutionReport, Notification, ReportKind, VenueOrder
 from tickerdesk.app.views import balance_view, holding_view, rfc3339, trade_view
@@ -50,8 +50,11 @@ def dumps_bytes(value: Any) -> bytes:
     return orjson.dumps(value, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)  # every non-integer number exactly, as a Decimal
+
+
 def loads(text: str | bytes) -> Any:
-    return simplejson.loads(text, use_decimal=True)
+    return _DECODER.decode(text)
 
 
 def _default(value: Any) -> Any:
@@ -102,9 +105,35 @@ def _event_data(event: Event) -> dict[str, Any]:
     raise UnsupportedEvent(f"no wire form for {type(event).__name__}")
 
 
+# The envelopes of recently decoded events, by the event object: a relay decodes each
+# envelope once, and the consumers that store it again (inbox, webhook deliveries) take
+# it back instead of encoding the event anew (see `envelope_of`).
+_DECODED: dict[int, tuple[Event, dict[str, Any]]] = {}
+_DECODED_KEPT = 4096
+
+
+def envelope_of(event: Event) -> dict[str, Any]:
+    """The event's envelope for a jsonb column: the one it was decoded from if it is
+    recent, else `encode_event`'s. The two are equal as JSON values (PostgreSQL keeps
+    numbers by value, so text such as 1E-8 and 0.00000001 is the same row)."""
+    kept = _DECODED.get(id(event))
+    if kept is not None and kept[0] is event:  # the object itself: an id is reused only after it dies
+        return kept[1]
+    return encode_event(event)
+
+
 def decode_event(envelope: dict[str, Any]) -> Event:
     """The typed event of an envelope; UnsupportedEvent for a type or version this
     code does not know (a consumer dead-letters it rather than guess)."""
+    event = _decode_event(envelope)
+    if "schemaVersion" in envelope:  # an envelope from before schema versions is re-encoded with one
+        if len(_DECODED) >= _DECODED_KEPT:
+            del _DECODED[next(iter(_DECODED))]
+        _DECODED[id(event)] = (event, envelope)
+    return event
+
+
+def _decode_event(envelope: dict[str, Any]) -> Event:
     try:
         cls = EVENT_TYPES[EventType(envelope["type"])]
     except (KeyError, ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from tickerdesk.app.ports import Bar
@@ -16,7 +17,10 @@ from tickerdesk.domain.money import plain
 from tickerdesk.domain.orders import Order
 
 
+@lru_cache(maxsize=8192)
 def rfc3339(moment: datetime) -> str:
+    """UTC, microseconds, `Z`. Cached: a trade's times are written many times over (its
+    view, its events, their envelopes), and formatting costs more than a lookup."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from tickerdesk.app.ports import Notification
-from tickerdesk.codec import decode_event, encode_event
+from tickerdesk.codec import decode_event, envelope_of
 from tickerdesk.domain.events import Event
 
 
@@ -24,7 +24,7 @@ class PgInbox:
         any `seq` they already sent."""
         if not events:
             return []
-        envelopes = [encode_event(e) for e in events]
+        envelopes = [envelope_of(e) for e in events]
         rows = await self.pool.fetch(
             """INSERT INTO notifications AS n (user_id, event_id, type, payload, created_at)
                SELECT u, e, t, p, o

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from tickerdesk.codec import encode_event
+from tickerdesk.codec import envelope_of
 from tickerdesk.domain.errors import InvalidRequest
 from tickerdesk.domain.events import Event
 
@@ -174,7 +174,7 @@ class PgWebhooks:
                ORDER BY x.n, w.created_at, w.webhook_id
                ON CONFLICT ON CONSTRAINT webhook_deliveries_once DO NOTHING""",
             [e.user_id for e in events], [e.id for e in events], [str(e.type) for e in events],
-            [encode_event(e) for e in events],
+            [envelope_of(e) for e in events],
         )
         return _count(status)
 
