@@ -1,10 +1,12 @@
 """Webhooks: registration, signed deliveries to a real local HTTP receiver, retries
 with back-off, permanent failure, idempotent enqueueing, filtering, and senders
-that share the work without sending anything twice."""
+that share the work without sending anything twice. (test_standard_webhooks verifies
+what a running tickerdesk sends with the `standardwebhooks` library.)"""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,10 +16,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+from tickerdesk_client import verify_webhook
 
 from tests.conftest import exact
 from tickerdesk.adapters.postgres.webhooks import PgWebhooks
-from tickerdesk.adapters.webhook_sender import WebhookSender, verify_signature
+from tickerdesk.adapters.webhook_sender import WebhookSender
+from tickerdesk.adapters.webhook_signatures import verify_legacy_signature
 from tickerdesk.app.consumers.webhooks import WebhookDispatcher
 from tickerdesk.codec import decode_event, encode_event, loads
 from tickerdesk.domain.accounting import Balance
@@ -266,10 +272,14 @@ async def test_an_order_produces_signed_deliveries_of_the_users_events(
         headers, body = request["headers"], request["body"]
         assert headers["Content-Type"] == "application/json"
         assert headers["Tickerdesk-Event"] == event.type
-        assert verify_signature(hook["secret"], headers["Tickerdesk-Timestamp"], body, headers["Tickerdesk-Signature"])
+        assert headers["webhook-id"] == event.id
+        assert Webhook(hook["secret"]).verify(body, headers) == loads(body)
+        # The deprecated header, still sent in this release, with the same timestamp.
+        assert headers["Tickerdesk-Timestamp"] == headers["webhook-timestamp"]
         timestamp, signature = headers["Tickerdesk-Timestamp"], headers["Tickerdesk-Signature"]
-        assert not verify_signature("whsec_wrong", timestamp, body, signature)
-        assert not verify_signature(hook["secret"], timestamp, body + b" ", signature)
+        assert verify_legacy_signature(hook["secret"], timestamp, body, signature)
+        assert not verify_legacy_signature("whsec_wrong", timestamp, body, signature)
+        assert not verify_legacy_signature(hook["secret"], timestamp, body + b" ", signature)
         assert loads(body) == encode_event(event)  # the envelope, exact decimals included
         assert loads(body) == next(r["payload"] for r in rows if r["payload"]["id"] == event.id)
 
@@ -281,15 +291,23 @@ async def test_an_order_produces_signed_deliveries_of_the_users_events(
     }
 
 
-async def test_a_signature_from_an_old_timestamp_is_refused():
-    from tickerdesk.adapters.webhook_sender import sign
-
-    body = b'{"id":"x"}'
-    header = sign("whsec_s", 1_000_000, body)
-    assert verify_signature("whsec_s", 1_000_000, body, header, now=1_000_100)
-    assert not verify_signature("whsec_s", 1_000_000, body, header, now=1_000_000 + 301)
-    assert not verify_signature("whsec_s", "not-a-number", body, header)
-    assert verify_signature("whsec_s", 1_000_000, body, f"v1=deadbeef, {header}", now=1_000_000)
+async def test_a_delivery_signed_more_than_five_minutes_ago_is_refused_by_the_library(
+    trader, store, sender, receiver
+):
+    """A real delivery from a sender whose clock is six minutes behind: its signature is
+    right for the time it carries, and that time is what the library refuses."""
+    alice = await trader()
+    hook = await register(alice, receiver.url)
+    event = envelope(alice.user_id)
+    await WebhookDispatcher(store).handle([event])
+    behind = time.time() - 360
+    assert await sender(clock=lambda: behind).send_due() == 1
+    [request] = receiver.requests
+    headers, body = request["headers"], request["body"]
+    assert headers["webhook-timestamp"] == str(int(behind))
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(hook["secret"]).verify(body, headers)
+    assert verify_webhook(hook["secret"], headers, body, now=behind)["id"] == event.id
 
 
 async def test_a_failing_delivery_is_retried_with_back_off_until_delivered(
@@ -324,6 +342,10 @@ async def test_a_failing_delivery_is_retried_with_back_off_until_delivered(
     assert len(receiver.requests) == 3
     assert len(set(receiver.delivery_ids())) == 1  # the same delivery each time
     assert len({r["body"] for r in receiver.requests}) == 1
+    # The same webhook-id each time, each attempt signed anew at its own time.
+    assert {r["headers"]["webhook-id"] for r in receiver.requests} == {loads(receiver.requests[0]["body"])["id"]}
+    for request in receiver.requests:
+        Webhook(hook["secret"]).verify(request["body"], request["headers"])
 
 
 async def test_a_delivery_that_always_fails_ends_failed_after_max_attempts(

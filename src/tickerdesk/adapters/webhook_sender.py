@@ -3,33 +3,24 @@
 
 What a receiver gets
 --------------------
-One POST per event per webhook, at least once (deduplicate by the event's `id` or
-by `Tickerdesk-Delivery`), not necessarily in order (order by `occurredAt`).
+One POST per event per webhook, at least once (deduplicate by `webhook-id`, the
+event's `id`), not necessarily in order (order by `occurredAt`), signed as the Standard
+Webhooks specification says (see tickerdesk.adapters.webhook_signatures):
 
     Content-Type: application/json
+    webhook-id: 0194d1f2-8a4b-7c3d-9e5f-0a1b2c3d4e5f
+    webhook-timestamp: 1735689600
+    webhook-signature: v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
     Tickerdesk-Event: trade.executed
     Tickerdesk-Delivery: 1234
-    Tickerdesk-Timestamp: 1735689600
-    Tickerdesk-Signature: v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd
+    Tickerdesk-Timestamp: 1735689600                      deprecated: removed in the next release
+    Tickerdesk-Signature: v1=5257a869e7ec...8d8bd          deprecated: removed in the next release
 
     {"id":"...","type":"trade.executed","userId":"...","occurredAt":"...","data":{...}}
 
 The body is the event envelope, the same one `GET /notifications` shows; numbers
-are exact decimals (parse them as decimals, not floats).
-
-Verifying a delivery
---------------------
-The signature is HMAC-SHA256, keyed with the webhook's secret (the whole
-`whsec_...` string as UTF-8), over the timestamp header, a dot, and the raw body
-bytes exactly as received:
-
-    expected = hex(HMAC_SHA256(secret, f"{timestamp}." + body))
-
-The header holds `v1=<expected>` (several comma-separated `v1=` values may appear
-in the future, e.g. while a secret rotates: accept if any matches). Compare in
-constant time, and refuse timestamps far from your clock (we use five minutes) so
-that a captured request cannot be replayed later. `sign` and `verify_signature`
-below are self-contained (stdlib only): copy them.
+are exact decimals (parse them as decimals, not floats). Verify it with a
+`standardwebhooks` library (any language) or `tickerdesk_client.verify_webhook`.
 
 Any 2xx answer within the timeout counts as delivered; anything else (another
 status, redirects included, a timeout, a refused connection) is retried after
@@ -46,8 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import math
 import random
 import time
@@ -60,50 +49,14 @@ import structlog
 
 from tickerdesk.adapters.outbound_guard import guarded_session, refused_destination
 from tickerdesk.adapters.postgres.webhooks import DueDelivery, PgWebhooks
+from tickerdesk.adapters.webhook_signatures import legacy_sign, standard_headers
 from tickerdesk.app.outbound_policy import allowed_host
 from tickerdesk.codec import dumps
 
 log = structlog.get_logger(__name__)
 
-SIGNATURE_VERSION = "v1"
-TOLERANCE_SECONDS = 300
 MAX_BACKOFF_SECONDS = 300
 USER_AGENT = "tickerdesk-webhooks/1"
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The `Tickerdesk-Signature` header value for this body sent at `timestamp`."""
-    message = f"{int(timestamp)}.".encode() + body
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-    return f"{SIGNATURE_VERSION}={digest}"
-
-
-def verify_signature(
-    secret: str,
-    timestamp: int | str,
-    body: bytes,
-    header: str,
-    *,
-    tolerance_seconds: int | None = TOLERANCE_SECONDS,
-    now: float | None = None,
-) -> bool:
-    """Whether `header` (the `Tickerdesk-Signature` value) signs `body` sent at
-    `timestamp` (the `Tickerdesk-Timestamp` value) with `secret`, and, unless
-    `tolerance_seconds` is None, whether that timestamp is recent."""
-    try:
-        moment = int(timestamp)
-    except (TypeError, ValueError):
-        return False
-    if tolerance_seconds is not None:
-        current = time.time() if now is None else now
-        if abs(current - moment) > tolerance_seconds:
-            return False
-    expected = sign(secret, moment, body).encode()
-    matched = False
-    for candidate in header.replace(" ", ",").split(","):
-        # Check every candidate, so the time taken does not depend on which one matched.
-        matched |= hmac.compare_digest(expected, candidate.strip().encode())
-    return matched
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -127,9 +80,11 @@ class WebhookSender:
         batch: int = 100,
         concurrency: int = 16,
         allowed_hosts: Collection[str] = (),
+        clock: Callable[[], float] = time.time,
     ):
         """`allowed_hosts` may be reached although they are not public; `session_factory`
-        makes the session for every other host (default: one that refuses addresses inside)."""
+        makes the session for every other host (default: one that refuses addresses inside);
+        `clock` gives the Unix time each attempt is signed with."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.store = store
@@ -138,6 +93,7 @@ class WebhookSender:
         self.batch = batch
         self.concurrency = concurrency
         self.allowed_hosts = tuple(allowed_hosts)
+        self.clock = clock
         self._session_factory = session_factory or guarded_session
         self._sessions: dict[bool, aiohttp.ClientSession] = {}  # allowed host? -> its session
         self._wakeup = asyncio.Event()
@@ -205,14 +161,17 @@ class WebhookSender:
     async def _post(self, delivery: DueDelivery) -> tuple[int | None, str | None]:
         """(status code, error): error None means delivered."""
         body = dumps(delivery.payload).encode()
-        timestamp = int(time.time())
+        timestamp = int(self.clock())  # of this attempt: a retry is signed anew
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
+            # Standard Webhooks: the id is the event's, so a receiver deduplicates retries by it.
+            **standard_headers(delivery.secret, delivery.event_id, timestamp, body),
             "Tickerdesk-Event": delivery.event_type,
             "Tickerdesk-Delivery": str(delivery.delivery_id),
+            # Deprecated, sent for one more release: our own scheme before Standard Webhooks.
             "Tickerdesk-Timestamp": str(timestamp),
-            "Tickerdesk-Signature": sign(delivery.secret, timestamp, body),
+            "Tickerdesk-Signature": legacy_sign(delivery.secret, timestamp, body),
         }
         try:
             async with self._client(delivery.url).post(

@@ -24,9 +24,11 @@ from tickerdesk_client.models import (
     Stock,
     Trade,
 )
+from tickerdesk_client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "AsyncClient", "Balance", "Client", "Execution", "Forbidden", "Holding", "IdempotencyConflict",
     "InsufficientFunds", "InsufficientShares", "InvalidRequest", "NotCancelable", "NotFound", "Notification",
     "Portfolio", "Preview", "RateLimited", "ServerError", "Stock", "TickerdeskError", "Trade", "Unauthenticated",
+    "WebhookVerificationError", "verify_webhook",
 ]

@@ -13,7 +13,6 @@ overwrite what a newer attempt recorded.
 from __future__ import annotations
 
 import builtins
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,11 +21,11 @@ from typing import Any
 
 import asyncpg
 
+from tickerdesk.adapters.webhook_signatures import new_secret
 from tickerdesk.codec import envelope_of
 from tickerdesk.domain.errors import InvalidRequest
 from tickerdesk.domain.events import Event
 
-SECRET_PREFIX = "whsec_"
 MAX_WEBHOOKS_PER_USER = 20
 # The first key of the per-user advisory lock that serializes registrations; the
 # second is a hash of the user id (two users sharing a hash only wait for each other).
@@ -47,10 +46,6 @@ class DueDelivery:
     attempts: int  # as claimed: attempts made before this one
     url: str
     secret: str
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 def _webhook_view(row: asyncpg.Record) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The AsyncAPI document of what tickerdesk pushes: the WebSocket `/notifications/ws`,
 the Server-Sent Events `/notifications/stream`, and the webhook deliveries (see
-`tickerdesk.adapters.webhook_sender` for how they are signed), served at `/asyncapi.json`.
+`tickerdesk.adapters.webhook_signatures` for how they are signed: Standard Webhooks),
+served at `/asyncapi.json`.
 
 One message per user-facing event type and transport. The payload schemas are the
 notification models of `tickerdesk.entrypoints.http.responses` (one definition with the
@@ -40,20 +41,37 @@ ABOUT = {
     EventType.BALANCE_UPDATED: "The balance changed: available, held for trades, total.",
     EventType.PORTFOLIO_UPDATED: "A holding changed: quantity, shares held by open sells, average, realized P&L.",
 }
+STANDARD_SIGNATURE = "v1,[A-Za-z0-9+/]{43}="  # base64 of a 32-byte HMAC-SHA256
 WEBHOOK_HEADERS = {
     "type": "object",
-    "required": ["Content-Type", "Tickerdesk-Event", "Tickerdesk-Delivery", "Tickerdesk-Timestamp",
-                 "Tickerdesk-Signature"],
+    "description": "Signed as the Standard Webhooks specification says (https://www.standardwebhooks.com): "
+                   "verify with a `standardwebhooks` library and the webhook's `whsec_` secret.",
+    "required": ["Content-Type", "webhook-id", "webhook-timestamp", "webhook-signature", "Tickerdesk-Event",
+                 "Tickerdesk-Delivery"],
     "properties": {
         "Content-Type": {"type": "string", "const": "application/json"},
+        "webhook-id": {"type": "string", "format": "uuid",
+                       "description": "the event's `id`: the same on every retry; deduplicate by it"},
+        "webhook-timestamp": {"type": "string", "pattern": "^[0-9]+$",
+                              "description": "Unix seconds when this attempt was signed; refuse ones more than "
+                                             "five minutes from your clock"},
+        "webhook-signature": {"type": "string",
+                              "pattern": f"^{STANDARD_SIGNATURE}( {STANDARD_SIGNATURE})*$",
+                              "description": "space-separated `v1,` + base64 HMAC-SHA256 over "
+                                             "`{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the bytes "
+                                             "the base64 after `whsec_` in the secret encodes (a secret issued "
+                                             "before Standard Webhooks is URL-safe base64: `-` is `+`, `_` is `/`, "
+                                             "pad with `=`); accept if any matches"},
         "Tickerdesk-Event": {"type": "string", "description": "the event's type, as `type` in the body"},
         "Tickerdesk-Delivery": {"type": "string", "description": "the delivery's id: the same on every retry"},
-        "Tickerdesk-Timestamp": {"type": "string", "pattern": "^[0-9]+$",
-                                 "description": "Unix seconds when this attempt was signed; refuse ones far "
-                                                "from your clock (five minutes)"},
+        "Tickerdesk-Timestamp": {"type": "string", "pattern": "^[0-9]+$", "deprecated": True,
+                                 "description": "Deprecated (removed in the next release; use "
+                                                "`webhook-timestamp`): the same value as `webhook-timestamp`"},
         "Tickerdesk-Signature": {"type": "string", "pattern": "^v1=[0-9a-f]{64}(,v1=[0-9a-f]{64})*$",
-                                 "description": "`v1=` hex HMAC-SHA256 keyed with the webhook's secret over "
-                                                "`{timestamp}.{raw body}`; accept if any `v1=` value matches"},
+                                 "deprecated": True,
+                                 "description": "Deprecated (removed in the next release; verify "
+                                                "`webhook-signature`): `v1=` hex HMAC-SHA256 keyed with the whole "
+                                                "secret string over `{Tickerdesk-Timestamp}.{raw body}`"},
     },
 }
 
@@ -155,9 +173,11 @@ def document() -> dict[str, Any]:
             "address": None,
             "title": "Webhook deliveries",
             "description": "A POST to the URL registered with `POST /webhooks`, once per event per webhook, at "
-                           "least once (deduplicate by `id` or `Tickerdesk-Delivery`), not necessarily in order "
+                           "least once (deduplicate by `webhook-id`, the event's `id`), not necessarily in order "
                            "(order by `occurredAt`). Any 2xx within the timeout counts as delivered; anything else "
-                           "is retried with back-off. Verify `Tickerdesk-Signature` before trusting the body.",
+                           "is retried with back-off. Signed as Standard Webhooks: verify `webhook-signature` "
+                           "(with a `standardwebhooks` library) before trusting the body. `Tickerdesk-Signature` "
+                           "and `Tickerdesk-Timestamp` are deprecated and go in the next release.",
             "messages": _refs(["Webhook" + name for name in events]),
             "bindings": {"http": {"method": "POST"}},
         },
@@ -185,7 +205,7 @@ def document() -> dict[str, Any]:
                                            "Notifications and control messages."),
             "sendAsEvents": operation("send", "stream", events, "Notifications as Server-Sent Events."),
             "deliverWebhook": operation("send", "webhook", ["Webhook" + name for name in events],
-                                        "A signed POST to the webhook's URL."),
+                                        "A POST to the webhook's URL, signed as Standard Webhooks."),
         },
         "components": {"schemas": _schemas(), "messages": _messages()},
     }

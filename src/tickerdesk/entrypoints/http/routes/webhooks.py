@@ -1,7 +1,8 @@
 """Webhooks: register an endpoint, list, delete, and see each delivery's fate.
 
 The secret that signs deliveries is shown once, in the answer to `POST /webhooks`;
-see tickerdesk.adapters.webhook_sender for the signature scheme."""
+deliveries follow the Standard Webhooks specification (see
+tickerdesk.adapters.webhook_signatures for the scheme)."""
 
 from __future__ import annotations
 
@@ -92,9 +93,26 @@ async def refuse_inside(url: str, allowed_hosts: Iterable[str]) -> None:
              responses=answers(201, NewWebhook, InvalidRequest, UnsafeWebhookUrl))
 async def register(request: Request, user: User) -> ExactJSONResponse:
     """Register an http(s) endpoint for your events (all user-facing ones unless
-    `eventTypes` names some). The answer holds the signing `secret`: it is shown only now.
-    A URL whose host is, or resolves to, a loopback, private, link-local or metadata
-    address is refused (422 `unsafe_webhook_url`)."""
+    `eventTypes` names some). The answer holds the signing `secret` (`whsec_` and base64):
+    it is shown only now. A URL whose host is, or resolves to, a loopback, private,
+    link-local or metadata address is refused (422 `unsafe_webhook_url`).
+
+    Each event is POSTed as its JSON envelope, signed as the
+    [Standard Webhooks](https://www.standardwebhooks.com) specification says, so any
+    `standardwebhooks` library verifies it with the secret:
+    `webhook-id` (the event's id, the same on every retry: deduplicate by it),
+    `webhook-timestamp` (Unix seconds of this attempt; refuse ones more than five
+    minutes from your clock) and `webhook-signature`
+    (`v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed
+    with the bytes the base64 after `whsec_` encodes; accept if any of its
+    space-separated signatures matches). `Tickerdesk-Event` carries the event type.
+    A secret issued before Standard Webhooks is URL-safe base64: replace `-` with `+`
+    and `_` with `/`, and pad with `=`, to give it to such a library.
+
+    **Deprecated:** `Tickerdesk-Signature` (`v1=` + hex HMAC-SHA256 keyed with the whole
+    secret string over `{Tickerdesk-Timestamp}.{raw body}`) and `Tickerdesk-Timestamp`
+    are still sent in this release and will be removed in the next; verify
+    `webhook-signature` instead."""
     services = services_of(request)
     settings = settings_of(request)
     body = await parse_model(request, WebhookIn, settings.max_body_bytes)
