@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker, shard_of
+from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, USER_EVENTS, Broker, shard_of
 
 
 @given(st.text(min_size=1, max_size=64), st.integers(1, 64))
@@ -30,4 +30,5 @@ def test_other_consumers_share_one_queue_for_every_shard():
     broker = Broker("amqp://unused", "t", shards=3)
     assert broker.queues(CONSUMERS["history"]) == [("t.history", ["trade.#"])]
     assert broker.queues(CONSUMERS["venue-sim"]) == [("t.venue-sim", ["orders"])]
-    assert len(broker.all_queue_names()) == 3 * (3 * 3 + 3)  # 3 sharded x 3 shards + 3 single, x main/retry/dead
+    assert broker.queues(CONSUMERS["notifications"]) == [("t.notifications", [f"{t}.#" for t in USER_EVENTS])]
+    assert len(broker.all_queue_names()) == 3 * (3 * 3 + 4)  # 3 sharded x 3 shards + 4 single, x main/retry/dead

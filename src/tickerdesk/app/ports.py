@@ -20,6 +20,7 @@ from tickerdesk.app.rate_limits import Decision, RateLimit
 from tickerdesk.domain.accounting import Balance, FundingInstruction, LedgerEntry, Position
 from tickerdesk.domain.events import BalanceUpdated, Event, PortfolioUpdated, TradePlaced
 from tickerdesk.domain.instruments import Instrument
+from tickerdesk.domain.notifications import Channel, ContactKind, PlannedDelivery, Preferences, Targets
 from tickerdesk.domain.orders import Order, Side, TimeInForce
 
 # -- time ----------------------------------------------------------------------
@@ -318,3 +319,155 @@ class PriceBook(Protocol):
 EventConsumer = Callable[[Sequence[Event]], Awaitable[None]]
 """What the event bus calls with a batch of events, in order."""
 
+
+# -- notifications by email, Web Push and SMS --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """A verification code sent to `address` and not yet confirmed (only its hash is kept)."""
+
+    address: str
+    code_hash: str
+    expires_at: datetime
+    attempts: int  # counted, including the one that returned this
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """A browser's push subscription (its PushSubscription JSON, as registered)."""
+
+    subscription_id: str
+    endpoint: str
+    p256dh: str  # base64url, the browser's P-256 public key
+    auth: str  # base64url, the 16-byte authentication secret
+
+
+class NotificationSettings(Protocol):
+    """Each user's preferences, contacts and push subscriptions."""
+
+    async def preferences(self, user_id: str) -> Preferences: ...
+
+    async def save_preferences(self, user_id: str, preferences: Preferences) -> None: ...
+
+    async def contacts(self, user_id: str) -> dict[ContactKind, tuple[str, bool]]:
+        """Each contact the user has: its address and whether it is verified."""
+        ...
+
+    async def new_code(self, user_id: str, kind: ContactKind, address: str, code_hash: str, *, now: datetime,
+                       expires_at: datetime, resend_after: timedelta) -> datetime | None:
+        """Make `address` the user's (unverified) contact of this kind with a new pending code.
+        None when done; else nothing changed, and this is when a new code may be sent
+        (the last one for the same address went out less than `resend_after` ago)."""
+        ...
+
+    async def take_attempt(self, user_id: str, kind: ContactKind, max_attempts: int) -> PendingCode | None:
+        """Count one attempt at the pending code and return it; None when no code is
+        pending or its attempts are used up."""
+        ...
+
+    async def mark_verified(self, user_id: str, kind: ContactKind, code_hash: str, at: datetime) -> bool:
+        """The contact is verified, if its pending code is still this one."""
+        ...
+
+    async def add_push_subscription(self, user_id: str, endpoint: str, p256dh: str, auth: str) -> dict[str, Any]:
+        """Register (or, for a known endpoint, update) a subscription; its view."""
+        ...
+
+    async def push_subscriptions(self, user_id: str) -> list[dict[str, Any]]: ...
+
+    async def delete_push_subscription(self, user_id: str, subscription_id: str) -> bool: ...
+
+    async def targets(self, user_ids: Sequence[str]) -> dict[str, Targets]:
+        """Each user's preferences, verified contacts and push subscriptions, in one read."""
+        ...
+
+
+@dataclass(frozen=True)
+class DueNotification:
+    """A claimed delivery, with what its channel needs to send it."""
+
+    user_id: str
+    delivery_id: int
+    event: Event
+    channel: Channel
+    recipient: str  # the email address or phone number; the subscription id for push
+    group_key: str | None
+    attempts: int  # before this one
+    push: PushTarget | None = None
+
+
+class NotificationDeliveries(Protocol):
+    """One row per (event, channel, target): a redelivered event adds nothing. Senders
+    claim due rows for a lease (so several may run), and record each attempt fenced by
+    the attempt count they claimed."""
+
+    async def enqueue(self, planned: Sequence[PlannedDelivery], *, group_seconds: float) -> int:
+        """Store the deliveries not stored before; how many were new. A grouped delivery
+        waits `group_seconds`, so the fills that follow it can join its message."""
+        ...
+
+    async def claim_due(self, channel: Channel, limit: int, *, lease_seconds: float) -> list[DueNotification]: ...
+
+    async def claim_group(self, delivery: DueNotification, *, lease_seconds: float) -> list[DueNotification]:
+        """Claim the other pending, never attempted deliveries of `delivery`'s group (same
+        user, channel and key), due or not, so that one message carries them all."""
+        ...
+
+    async def mark_delivered(self, delivery: DueNotification, carried: Sequence[DueNotification] = ()) -> bool: ...
+
+    async def mark_failed_attempt(self, delivery: DueNotification, *, error: str,
+                                  next_attempt_at: datetime | None) -> bool:
+        """Retry at `next_attempt_at`, or (None) fail for good."""
+        ...
+
+    async def release(self, deliveries: Sequence[DueNotification]) -> None:
+        """Give claimed deliveries back untouched (a group whose message was not sent)."""
+        ...
+
+    async def page(self, user_id: str, *, limit: int, cursor: int | None) -> list[dict[str, Any]]:
+        """The user's deliveries, newest first; the delivery id is the cursor."""
+        ...
+
+
+class DeliveryFailed(Exception):
+    """A channel could not deliver. `permanent`: retrying cannot help (an address the
+    server refuses, a message it will never take); `gone`: the push subscription no
+    longer exists (404/410) and is removed."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, gone: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent or gone
+        self.gone = gone
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    unsubscribe_url: str | None = None  # also as List-Unsubscribe (with one-click, RFC 8058)
+
+
+class EmailChannel(Protocol):
+    async def send(self, email: OutgoingEmail) -> None:
+        """Hand the message to the mail server; DeliveryFailed when it is not taken."""
+        ...
+
+
+class PushChannel(Protocol):
+    @property
+    def public_key(self) -> str:
+        """The VAPID public key (base64url, uncompressed P-256): a browser's applicationServerKey."""
+        ...
+
+    async def send(self, target: PushTarget, payload: bytes, *, ttl_seconds: int, urgency: str,
+                   topic: str | None) -> None:
+        """Encrypt `payload` for the subscription and post it to its push service."""
+        ...
+
+
+class SmsChannel(Protocol):
+    async def send(self, to: str, body: str) -> None: ...

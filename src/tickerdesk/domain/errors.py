@@ -76,3 +76,27 @@ class UnsupportedEvent(DomainError):
     """An event of a type or schema version this code does not know (a newer producer)."""
 
     code = "unsupported_event"
+
+
+class InvalidCode(DomainError):
+    """A contact's verification code that is wrong, expired or used up."""
+
+    code = "invalid_code"
+
+
+class CodeRecentlySent(DomainError):
+    """A new verification code was asked for too soon after the last one."""
+
+    code = "code_recently_sent"
+
+
+class ContactRefused(DomainError):
+    """The mail server or SMS provider refused the address: a code can never reach it."""
+
+    code = "contact_refused"
+
+
+class ChannelUnavailable(DomainError):
+    """The mail server or SMS provider could not be reached now; asking again later may work."""
+
+    code = "channel_unavailable"

@@ -10,7 +10,8 @@ from typing import Any
 
 from tickerdesk.config import Settings
 
-WORKERS = ("venue-gateway", "executions", "notifier", "history", "webhooks", "webhook-sender")
+WORKERS = ("venue-gateway", "executions", "notifier", "history", "webhooks", "webhook-sender", "notifications",
+           "notification-sender")
 
 
 def serve_metrics(settings: Settings) -> None:

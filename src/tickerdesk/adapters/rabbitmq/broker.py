@@ -72,6 +72,7 @@ CONSUMERS: dict[str, ConsumerSpec] = {
         ConsumerSpec("notifier", USER_EVENTS, ordered=True, sharded=True),
         ConsumerSpec("history", ("trade",)),
         ConsumerSpec("webhooks", USER_EVENTS),
+        ConsumerSpec("notifications", USER_EVENTS),  # email, push and SMS deliveries (planned, not sent)
         ConsumerSpec("venue-sim", ("orders",), exchange="venue", ordered=True, max_attempts=0),
     )
 }

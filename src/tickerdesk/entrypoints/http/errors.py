@@ -16,10 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from tickerdesk.domain.errors import (
+    ChannelUnavailable,
+    CodeRecentlySent,
+    ContactRefused,
     DomainError,
     IdempotencyConflict,
     InsufficientFunds,
     InsufficientShares,
+    InvalidCode,
     InvalidRequest,
     InvalidTransition,
     NotCancelable,
@@ -37,6 +41,7 @@ from tickerdesk.entrypoints.http.refusals import (
     Refusal,
     RequestInvalid,
     Unauthenticated,
+    UnsafePushEndpoint,
     UnsafeWebhookUrl,
     detail_of,
     plain_message,
@@ -62,6 +67,11 @@ STATUS: dict[type[Exception], int] = {
     Forbidden: 403,
     RateLimited: 429,
     UnsafeWebhookUrl: 422,
+    InvalidCode: 422,
+    CodeRecentlySent: 409,
+    ContactRefused: 422,
+    ChannelUnavailable: 503,
+    UnsafePushEndpoint: 422,
 }
 
 

@@ -36,6 +36,12 @@ class UnsafeWebhookUrl(Refusal):
     code = "unsafe_webhook_url"
 
 
+class UnsafePushEndpoint(Refusal):
+    """A push subscription endpoint whose host is, or resolves to, an address inside the network."""
+
+    code = "unsafe_push_endpoint"
+
+
 class MalformedBody(Refusal):
     code = "invalid_request"
 

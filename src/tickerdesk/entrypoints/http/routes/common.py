@@ -10,7 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 
-from tickerdesk.app.services import Services
+from tickerdesk.app.services import NotificationServices, Services
 from tickerdesk.config import Settings
 from tickerdesk.domain.errors import NotFound
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
@@ -19,6 +19,14 @@ from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def notifications_of(request: Request) -> NotificationServices:
+    """The notification stores and channels; every process that serves the API has them."""
+    found = services_of(request).notifications
+    if found is None:
+        raise NotFound("notifications by email, push and SMS are not set up in this process")
+    return found
 
 
 def settings_of(request: Request) -> Settings:
