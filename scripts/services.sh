@@ -34,4 +34,18 @@ if ! command -v nginx >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-ge
   (apt-get install -y -qq nginx >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nginx >/dev/null 2>&1)) \
     || echo "nginx could not be installed; the topology tests will fail"
 fi
+# wrk drives `tickerdesk bench`'s load (C: far cheaper on CPU than a Python client); without
+# it the bench falls back to Python worker processes.
+if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing wrk for tickerdesk bench (apt-get)"
+  (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null 2>&1)) \
+    || echo "wrk could not be installed; tickerdesk bench will use Python load workers"
+fi
+# Debian's chromium runs the web app's browser tests (tests/e2e/test_web_app.py): Playwright drives it,
+# and downloads no browser of its own.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium for the web app's browser tests (apt-get)"
+  (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null 2>&1)) \
+    || echo "chromium could not be installed; the browser tests will fail"
+fi
 exit 0

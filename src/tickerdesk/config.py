@@ -64,6 +64,10 @@ class Settings(BaseSettings):
 
     metrics_port: int = 0  # relay, worker and venue-sim serve /metrics here when set
 
+    # POST /dev/sign-in issues a (non-admin) token for any user id the web app's visitor names:
+    # `tickerdesk up` turns it on; a production `api` replica leaves it off (and serves no such route).
+    dev_login: bool = False
+
     log_level: str = "info"
     log_json: bool = True  # `tickerdesk up` writes console text for a person unless this is set
     access_log: bool = True  # a line per request: method, path, status, ms, user, request id

@@ -78,6 +78,8 @@ def up(
     with _expected():
         _check_port(host, port)
     settings = with_jwt_secret(_settings(data_dir))
+    if "dev_login" not in settings.model_fields_set:  # trying it out: the web app signs in by user id
+        settings = settings.model_copy(update={"dev_login": True})
     # A person reads `up`'s output (the access log too): console text, unless TICKERDESK_LOG_JSON asks.
     configure(settings.log_level, settings.log_json if "log_json" in settings.model_fields_set else False)
     # soft_wrap: a long data directory stays on one line, so the token commands can be copied
@@ -87,6 +89,8 @@ def up(
                       soft_wrap=True)
     api = up_app(settings, settings.data_dir)
     console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)", soft_wrap=True)
+    if settings.dev_login:
+        console.print(f"  the web app:    http://{host}:{port}/ (sign in with any user id)", soft_wrap=True)
     console.print(f"  a token:        tickerdesk token alice {data_dir_option}", soft_wrap=True)
     console.print(f"  an admin token: tickerdesk token ops --admin {data_dir_option}", soft_wrap=True)
     # No `server: uvicorn` banner: it tells an attacker what to look up (and the rest of
@@ -158,8 +162,10 @@ def token(
     data_dir: DataDir = None,
 ) -> None:
     """Print a JWT for USER signed with the configured secret (or `up`'s)."""
-    from tickerdesk.entrypoints.http.auth import issue_token
+    from tickerdesk.entrypoints.http.auth import issue_token, user_id_problem
 
+    if problem := user_id_problem(user):  # a token the server would refuse helps nobody
+        raise typer.BadParameter(problem, param_hint="USER")
     with _expected():
         settings = with_jwt_secret(_settings(data_dir), create=False)
     if not settings.jwt_secret:

@@ -21,8 +21,9 @@ from tickerdesk.entrypoints.http.auth import TokenVerifier
 from tickerdesk.entrypoints.http.inputs import refuse_unstorable_parameters
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.middleware import RequestContext
-from tickerdesk.entrypoints.http.routes import account, admin, health, market, stream, trading, webhooks
+from tickerdesk.entrypoints.http.routes import account, admin, dev, health, market, stream, trading, webhooks
 from tickerdesk.entrypoints.http.security_headers import SecurityHeaders
+from tickerdesk.entrypoints.web import site
 
 
 class Process(Protocol):
@@ -79,6 +80,10 @@ def create_app(
     errors.install(app)
     for module in (trading, account, stream, webhooks, market, admin, health):
         app.include_router(module.router)
+    dev_login = dev.enabled(settings.dev_login, settings.jwt_secret)
+    if dev_login:  # `tickerdesk up`: never in an `api` replica unless TICKERDESK_DEV_LOGIN says so
+        app.include_router(dev.router)
+    site.install(app, dev_login=dev_login)  # the web application at /
     docs.install(app)
     asyncapi.install(app)
     openapi.install(app)

@@ -84,8 +84,7 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"invalid token: {error}") from None
         subject = claims.get("sub")
-        # The user id keys every row of the user's: it must be text PostgreSQL can hold.
-        if not isinstance(subject, str) or not subject or len(subject) > MAX_USER_ID or unstorable(subject):
+        if not isinstance(subject, str) or user_id_problem(subject):
             raise Unauthenticated("the token's sub must be a user id")
         scope = claims.get("scope")
         scopes = set(scope.split()) if isinstance(scope, str) else set()
@@ -94,6 +93,19 @@ class TokenVerifier:
                 scopes |= {str(s) for s in claims[key]}
         expires = float(claims["exp"])  # required, and PyJWT checked that it is a number
         return Principal(subject, admin="admin" in scopes), min(expires, time.time() + 300)
+
+
+def user_id_problem(user_id: str) -> str | None:
+    """Why `user_id` cannot be a user id (a token's `sub`), or None. The user id keys
+    every row of the user's: it must be text PostgreSQL can hold. The one rule for tokens
+    verified, tokens `tickerdesk token` issues and the web app's dev sign-in."""
+    if not user_id:
+        return "a user id must not be empty"
+    if len(user_id) > MAX_USER_ID:
+        return f"a user id must be at most {MAX_USER_ID} characters"
+    if why := unstorable(user_id):
+        return f"a user id {why}"
+    return None
 
 
 def bearer_token(header: str | None) -> str:

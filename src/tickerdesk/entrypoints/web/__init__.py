@@ -1,0 +1,1 @@
+"""The web application: the static shell, served by every replica (see site)."""
