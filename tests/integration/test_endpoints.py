@@ -48,6 +48,8 @@ async def test_transaction_history_holds_what_finished_or_filled(trader, symbol,
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert (await alice.get("/transaction-history", **{"from": later}))["items"] == []
     assert len((await alice.get("/transaction-history", to=later))["items"]) == 2
+    assert len((await alice.get("/transaction-history", tradeType="buy"))["items"]) == 2
+    assert (await alice.get("/transaction-history", tradeType="sell"))["items"] == []
 
 
 async def test_a_trade_shows_its_executions(trader, symbol, client):

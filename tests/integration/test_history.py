@@ -60,3 +60,19 @@ async def test_pending_trades_are_not_history_and_users_see_only_their_own(scrat
     rows = await history.trades("h2", statuses=HISTORY_STATUSES, symbol="AAPL", since=None, until=None,
                                 cursor=None, limit=10)
     assert [r["tradeId"] for r in rows] == [mine.trade_id]
+
+
+async def test_history_filters_by_side(scratch_pool):
+    history = PgHistory(scratch_pool)
+    bought, sold = a_trade("h4"), replace(a_trade("h4"), side=Side.SELL)
+    await history.project([trade_event(TradeExecuted, bought, Status.EXECUTED, 5),
+                           trade_event(TradeExecuted, sold, Status.EXECUTED, 5)])
+
+    async def ids(side: str | None) -> list[str]:
+        rows = await history.trades("h4", statuses=HISTORY_STATUSES, symbol=None, since=None, until=None,
+                                    cursor=None, limit=10, side=side)
+        return [r["tradeId"] for r in rows]
+
+    assert await ids("sell") == [sold.trade_id]
+    assert await ids("buy") == [bought.trade_id]
+    assert sorted(await ids(None)) == sorted([bought.trade_id, sold.trade_id])

@@ -163,7 +163,8 @@ class History(Protocol):
     async def project(self, events: Sequence[Event]) -> None: ...
 
     async def trades(self, user_id: str, *, statuses: list[str], symbol: str | None, since: datetime | None,
-                     until: datetime | None, cursor: str | None, limit: int) -> list[dict[str, Any]]: ...
+                     until: datetime | None, cursor: str | None, limit: int,
+                     side: str | None = None) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)

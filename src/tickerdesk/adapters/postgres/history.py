@@ -53,7 +53,9 @@ class PgHistory:
         until: datetime | None,
         cursor: str | None,
         limit: int,
+        side: str | None = None,
     ) -> list[dict[str, Any]]:
+        # The side is read from the stored trade: a filter within one user's rows needs no column of its own.
         rows = await self.pool.fetch(
             """SELECT trade FROM trade_history
                WHERE user_id = $1 AND status = ANY($2)
@@ -61,8 +63,9 @@ class PgHistory:
                  AND ($4::timestamptz IS NULL OR created_at >= $4)
                  AND ($5::timestamptz IS NULL OR created_at < $5)
                  AND ($6::uuid IS NULL OR trade_id < $6)
+                 AND ($8::text IS NULL OR trade->>'tradeType' = $8)
                ORDER BY trade_id DESC LIMIT $7""",
-            user_id, statuses, symbol, since, until, cursor, limit,
+            user_id, statuses, symbol, since, until, cursor, limit, side,
         )
         return [r["trade"] for r in rows]
 

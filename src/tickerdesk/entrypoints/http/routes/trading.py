@@ -22,7 +22,7 @@ from tickerdesk.domain.errors import (
     UnknownSymbol,
 )
 from tickerdesk.domain.money import plain
-from tickerdesk.domain.orders import HISTORY_STATUSES, Order, Status
+from tickerdesk.domain.orders import HISTORY_STATUSES, Order, Side, Status
 from tickerdesk.entrypoints.http.auth import Principal
 from tickerdesk.entrypoints.http.errors import problem_body, status_of
 from tickerdesk.entrypoints.http.inputs import Instant
@@ -138,12 +138,14 @@ async def transaction_history(
     user: User,
     stockSymbol: Annotated[str | None, Query(max_length=12)] = None,
     status: Status | None = None,
+    tradeType: Side | None = None,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
     limit: Limit = 50,
     cursor: UUID | None = None,
 ) -> ExactJSONResponse:
-    """Trades that executed (fully or partly), were canceled, expired or were rejected.
+    """Trades that executed (fully or partly), were canceled, expired or were rejected;
+    `stockSymbol`, `status`, `tradeType` (buy or sell) and `from`/`to` filter them.
 
     Served by the history read model, which trails the trades by the projection lag
     (milliseconds in one process; see the README for the production figure)."""
@@ -158,5 +160,6 @@ async def transaction_history(
         until=to,
         cursor=str(cursor) if cursor else None,
         limit=limit,
+        side=tradeType.value if tradeType else None,
     )
     return page(trades, limit, lambda item: item["tradeId"])
