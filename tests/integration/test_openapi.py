@@ -33,9 +33,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import ADMIN, SECRET, bearer, exact
+from tests.integration.notification_servers import Browser
+from tickerdesk.app.contact_verification import code_hash
+from tickerdesk.app.unsubscribe_links import make_token
 from tickerdesk.config import Settings
-from tickerdesk.domain.events import USER_FACING
+from tickerdesk.domain.events import USER_FACING, EventType
 from tickerdesk.domain.instruments import Instrument
+from tickerdesk.domain.notifications import ContactKind
 from tickerdesk.entrypoints.http.app import create_app
 
 DOCUMENT = create_app(Settings(jwt_secret=SECRET)).openapi()
@@ -44,7 +48,7 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 PUBLIC = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /stocks", "GET /stocks/{symbol}",
-          "GET /stocks/{symbol}/bars"}
+          "GET /stocks/{symbol}/bars", "GET /notifications/unsubscribe", "POST /notifications/unsubscribe"}
 PROBLEM = "application/problem+json"
 
 
@@ -119,7 +123,7 @@ def test_every_answer_has_a_schema_and_every_refusal_is_a_problem_with_its_codes
     assert balance["availableBalance"] == {"type": "number"}
 
 
-async def test_the_bearer_scheme_is_on_exactly_the_routes_that_need_a_token(client):
+async def test_the_bearer_scheme_is_on_exactly_the_routes_that_need_a_token(client, runtime):
     assert DOCUMENT["components"]["securitySchemes"] == {"bearer": {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": DOCUMENT["components"]["securitySchemes"]["bearer"]["description"]}}
@@ -128,7 +132,8 @@ async def test_the_bearer_scheme_is_on_exactly_the_routes_that_need_a_token(clie
     for method, path, operation in operations():
         label = f"{method} {path}"
         assert operation.get("security") == (None if label in PUBLIC else [{"bearer": []}]), label
-        ids = {name: str(uuid.uuid4()) for name in ("tradeId", "webhookId") if "{" + name + "}" in path}
+        ids = {name: str(uuid.uuid4()) for name in ("tradeId", "webhookId", "subscriptionId")
+               if "{" + name + "}" in path}
         ids |= {"symbol": "AAPL"} if "{symbol}" in path else {}
         case = SCHEMA[path][method].Case(path_parameters=ids)  # no token
         if label == "GET /notifications/stream" or label in PUBLIC:
@@ -138,9 +143,11 @@ async def test_the_bearer_scheme_is_on_exactly_the_routes_that_need_a_token(clie
         assert response.headers["www-authenticate"] == "Bearer"
     response = await client.get("/notifications/stream")
     assert response.status_code == 401 and response.headers["content-type"] == PROBLEM
+    link = {"token": make_token(runtime.services.notifications.secret, "someone", EventType.TRADE_EXPIRED)}
     for label in PUBLIC:
         method, path = label.split()
-        assert (await client.request(method, path.replace("{symbol}", "AAPL"))).status_code == 200, label
+        params = link if "unsubscribe" in path else None  # an email's link: the token is its authentication
+        assert (await client.request(method, path.replace("{symbol}", "AAPL"), params=params)).status_code == 200, label
 
 
 async def test_real_answers_validate_against_their_documented_schemas(client, trader, symbol):
@@ -289,6 +296,46 @@ async def test_every_operation_answers_as_documented(client, runtime, trader, sy
     await api.call("DELETE", "/webhooks/{webhookId}", 204, token=hooks, path_parameters=hook_id)
     await api.call("DELETE", "/webhooks/{webhookId}", 404, token=hooks, path_parameters=hook_id)
 
+    # Notifications by email, push and SMS (the session's email and SMS are the log channels: the
+    # pending code is replaced by one the test knows, as if read from the message).
+    listener = await trader()
+    notified, notify_user = listener.headers, listener.user_id
+    await api.call("GET", "/notifications/preferences", 200, token=notified)
+    await api.call("PUT", "/notifications/preferences", 200, token=notified, body={
+        "channels": {"trade.placed": ["push"]}, "quietHours": {"start": "22:00", "end": "07:00", "timeZone": "UTC"}})
+    await api.call("PUT", "/notifications/preferences", 422, token=notified,
+                   body={"channels": {"portfolio.updated": ["email"]}})
+    secret = runtime.services.notifications.secret
+    for kind, path, body in (("email", "/notifications/contacts/email", {"address": "ada@example.com"}),
+                             ("phone", "/notifications/contacts/phone", {"number": "+14155550123"})):
+        await api.call("POST", path, 202, token=notified, body=body)
+        await api.call("POST", path, 409, token=notified, body=body)  # a new code only after 30 s
+        await api.call("POST", path + "/verify", 422, token=notified, body={"code": "000000"})
+        address = next(iter(body.values()))
+        await runtime.pool.execute(
+            "UPDATE notification_contacts SET code_hash = $3 WHERE user_id = $1 AND kind = $2", notify_user, kind,
+            code_hash(secret, notify_user, ContactKind(kind), address, "123456"))
+        await api.call("POST", path + "/verify", 200, token=notified, body={"code": "123456"})
+        await api.call("POST", path, 200, token=notified, body=body)  # verified already: nothing sent
+    await api.call("POST", "/notifications/contacts/email", 422, token=notified, body={"address": "nope"})
+    key = await api.call("GET", "/notifications/push-key", 200, token=notified)
+    assert len(key["publicKey"]) == 87
+    browser = Browser().subscription("https://push.invalid/wpush/" + uuid.uuid4().hex)
+    subscribed = await api.call("POST", "/notifications/push-subscriptions", 201, token=notified, body=browser)
+    await api.call("POST", "/notifications/push-subscriptions", 422, token=notified,
+                   body={**browser, "endpoint": "https://10.0.0.1/x"})
+    await api.call("GET", "/notifications/push-subscriptions", 200, token=notified)
+    subscription = {"subscriptionId": subscribed["subscriptionId"]}
+    await api.call("DELETE", "/notifications/push-subscriptions/{subscriptionId}", 204, token=notified,
+                   path_parameters=subscription)
+    await api.call("DELETE", "/notifications/push-subscriptions/{subscriptionId}", 404, token=notified,
+                   path_parameters=subscription)
+    await api.call("GET", "/notifications/deliveries", 200, token=notified, query={"limit": 10})
+    token = {"token": make_token(secret, notify_user, EventType.TRADE_CANCELED)}
+    await api.call("GET", "/notifications/unsubscribe", 200, token={}, query=token)
+    await api.call("POST", "/notifications/unsubscribe", 200, token={}, query=token)
+    await api.call("GET", "/notifications/unsubscribe", 422, token={}, query={"token": "forged.token"})
+
     # Operations and the stream.
     await api.call("POST", "/sim/session/close", 200, token=admin)
     await api.call("GET", "/healthz", 200, token={})
@@ -312,7 +359,8 @@ async def test_every_operation_answers_as_documented(client, runtime, trader, sy
 # Not made up: the stream never ends, and a made-up webhook URL would be looked up in DNS
 # and, if public, sent to (the scenario above covers both). The simulated venue's price is
 # set on a stock of the test's own, and the session is closed in the scenario only.
-NOT_GENERATED = {"GET /notifications/stream", "POST /webhooks", "POST /sim/session/close"}
+NOT_GENERATED = {"GET /notifications/stream", "POST /webhooks", "POST /sim/session/close",
+                 "POST /notifications/push-subscriptions"}
 GENERATED = [operation for operation in OPERATIONS if operation.label not in NOT_GENERATED]
 STRATEGIES = {operation.label: operation.as_strategy() for operation in GENERATED}
 EXAMPLES = 20

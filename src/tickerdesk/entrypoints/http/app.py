@@ -21,7 +21,21 @@ from tickerdesk.entrypoints.http.auth import TokenVerifier
 from tickerdesk.entrypoints.http.inputs import refuse_unstorable_parameters
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.middleware import RequestContext
-from tickerdesk.entrypoints.http.routes import account, admin, dev, health, market, stream, trading, webhooks
+from tickerdesk.entrypoints.http.routes import (
+    account,
+    admin,
+    contacts,
+    deliveries,
+    dev,
+    health,
+    market,
+    preferences,
+    push_subscriptions,
+    stream,
+    trading,
+    unsubscribe,
+    webhooks,
+)
 from tickerdesk.entrypoints.http.security_headers import SecurityHeaders
 from tickerdesk.entrypoints.web import site
 
@@ -78,7 +92,8 @@ def create_app(
     if services is not None:
         app.state.services = services
     errors.install(app)
-    for module in (trading, account, stream, webhooks, market, admin, health):
+    for module in (trading, account, stream, webhooks, market, admin, health, preferences, contacts,
+                   push_subscriptions, deliveries, unsubscribe):
         app.include_router(module.router)
     dev_login = dev.enabled(settings.dev_login, settings.jwt_secret)
     if dev_login:  # `tickerdesk up`: never in an `api` replica unless TICKERDESK_DEV_LOGIN says so
