@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The production topology of tickerdesk on this machine, its processes run by supervisord:
-#   relay -> venue-sim -> 2 workers -> 3 api replicas -> nginx (load balancer)
+#   relay -> venue-sim -> 2 workers, notifications -> 3 api replicas -> nginx (load balancer)
 # against the local PostgreSQL, Redis and RabbitMQ (scripts/services.sh starts them).
 #
 #   deploy/topology.sh start     start everything (again: starts only what is missing)
@@ -125,10 +125,10 @@ cmd_start() {
   # The relay migrates the schema and seeds the instruments: the rest waits until it runs.
   launch relay
   await relay logged relay "relay running"
-  launch venue-sim "${workers[@]}" "${apis[@]}"
+  launch venue-sim "${workers[@]}" notifications "${apis[@]}"
   for port in $API_PORTS; do await "api:api-$port" ready "http://127.0.0.1:$port/readyz"; done
   await venue-sim logged venue-sim "venue-sim ready"
-  for name in "${workers[@]}"; do await "$name" logged "$name" "workers running"; done
+  for name in "${workers[@]}" notifications; do await "$name" logged "$name" "workers running"; done
   launch nginx
   await nginx ready "http://127.0.0.1:$NGINX_PORT/readyz"
   printf '\ntickerdesk is running behind nginx: http://127.0.0.1:%s (replicas on %s)\n' "$NGINX_PORT" "$API_PORTS"
