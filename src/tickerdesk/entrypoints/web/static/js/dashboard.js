@@ -41,6 +41,8 @@ export class Dashboard {
     this.refreshPortfolio = debounce(() => this.loadPortfolio().catch(() => {}), 150);
     this.refreshHistory = debounce(() => this.history.load(), 300);
     this.everLive = false;
+    this.balanceEvents = 0; // a read that started before the newest balance event is older than it
+    this.portfolioReads = 0;
   }
 
   start() {
@@ -100,7 +102,10 @@ export class Dashboard {
   apply(notification) {
     this.feed.add(notification);
     const data = notification.data;
-    if (notification.type === "balance.updated") this.showBalance(data);
+    if (notification.type === "balance.updated") {
+      this.balanceEvents += 1;
+      this.showBalance(data);
+    }
     else if (notification.type === "portfolio.updated") this.refreshPortfolio();
     else if (notification.type.startsWith("trade.")) {
       this.orders.upsert(data);
@@ -110,7 +115,9 @@ export class Dashboard {
   }
 
   async loadBalance() {
-    this.showBalance(await this.api.get("/balance"));
+    const events = this.balanceEvents;
+    const balance = await this.api.get("/balance");
+    if (events === this.balanceEvents) this.showBalance(balance);
   }
 
   showBalance(balance) {
@@ -120,7 +127,9 @@ export class Dashboard {
   }
 
   async loadPortfolio() {
+    const read = ++this.portfolioReads;
     const portfolio = await this.api.get("/portfolio");
+    if (read !== this.portfolioReads) return; // a newer read is on its way
     const holdings = portfolio.holdings.filter((holding) => holding.quantity > 0);
     byId("portfolio-empty").hidden = holdings.length > 0;
     byId("holdings").replaceChildren(...holdings.map((holding) => this.holdingRow(holding)));

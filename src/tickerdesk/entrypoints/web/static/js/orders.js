@@ -87,11 +87,12 @@ export class OrdersView {
     this.list = byId("order-list");
     this.empty = byId("orders-empty");
     this.rows = new Map();
+    this.closed = new Set(); // orders an event has shown final: an older read must not bring them back
   }
 
   async load() {
     const pages = await Promise.all([...OPEN].map((status) => this.api.get(`/trades${query({ status, limit: 100 })}`)));
-    const trades = pages.flatMap((page) => page.items);
+    const trades = pages.flatMap((page) => page.items).filter((trade) => !this.closed.has(trade.tradeId));
     const open = new Set(trades.map((t) => t.tradeId));
     for (const id of [...this.rows.keys()]) if (!open.has(id)) this.remove(id);
     trades.forEach((trade) => this.upsert(trade));
@@ -100,6 +101,7 @@ export class OrdersView {
   /** A trade as an event or the API shows it: kept while open, removed once it is not. */
   upsert(trade) {
     if (!OPEN.has(trade.status)) {
+      this.closed.add(trade.tradeId);
       this.remove(trade.tradeId);
       return;
     }
