@@ -29,3 +29,35 @@ self.addEventListener("fetch", (event) => {
   }
   // Everything else (the API) is not touched: the browser fetches it as if there were no worker.
 });
+
+// Web Push (README "Notifications"): the server sends {title, body, tag, url, type, eventId},
+// encrypted for this browser's subscription. A newer message about the same order (same tag)
+// replaces the older one; a tap focuses the app (or opens it).
+const ICON = SHELL.find((url) => url.includes("icon-192")) || undefined;
+
+self.addEventListener("push", (event) => {
+  let message = {};
+  try {
+    message = event.data ? event.data.json() : {};
+  } catch {
+    message = { body: event.data ? event.data.text() : "" };
+  }
+  const title = message.title || "tickerdesk";
+  event.waitUntil(self.registration.showNotification(title, {
+    body: message.body || "",
+    tag: message.tag || undefined,
+    renotify: Boolean(message.tag),
+    icon: ICON,
+    badge: ICON,
+    data: { url: message.url || "/" },
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin);
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+    const open = windows.find((client) => new URL(client.url).origin === self.location.origin);
+    return open ? open.focus() : self.clients.openWindow(target.origin === self.location.origin ? target.href : "/");
+  }));
+});
