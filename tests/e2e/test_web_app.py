@@ -233,6 +233,14 @@ def test_a_trading_day_on_a_desktop(server, browser):
     page = open_page(browser, server, DESKTOP)
     sign_in(page, user)
 
+    # three columns on a desktop: Balance | Open orders | Prices, side by side
+    columns = [page.get_by_role("region", name=name, exact=True).bounding_box()
+               for name in ("Balance", "Open orders", "Prices")]
+    assert all(box is not None for box in columns)
+    assert columns[0]["x"] + columns[0]["width"] <= columns[1]["x"]  # type: ignore[index]
+    assert columns[1]["x"] + columns[1]["width"] <= columns[2]["x"]  # type: ignore[index]
+    assert abs(columns[0]["y"] - columns[1]["y"]) < 2  # type: ignore[index]
+
     server.fund(user, "10000")
     expect(balance(page, "Available")).to_have_text("$10,000.00")
     expect(balance(page, "Total")).to_have_text("$10,000.00")
