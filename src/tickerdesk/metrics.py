@@ -20,6 +20,8 @@ OUTBOX_LAG = Histogram("tickerdesk_outbox_lag_seconds", "Event age when the rela
                        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
 CONSUMER_LAG = Histogram("tickerdesk_consumer_lag_seconds", "Event age when a consumer applied it", ["consumer"],
                          buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
+UP_WORKER = Gauge("tickerdesk_up_worker", "1, labelled with this process's index among the HTTP workers of "
+                  "`tickerdesk up --workers N` (absent in one process)", ["worker"])
 
 
 def observe_committed(events: Sequence[Event]) -> None:

@@ -1,4 +1,4 @@
-"""Token buckets, in Redis and in process: the burst passes and the next request
+"""Token buckets, in Redis, in process and in shared memory: the burst passes and the next request
 is refused, tokens come back at the rate, concurrent requests never spend a token
 twice, and keys do not share buckets.
 
@@ -14,14 +14,20 @@ import pytest
 
 from tickerdesk.adapters.memory.rate_limit import MemoryRateLimiter
 from tickerdesk.adapters.redis.rate_limit import RedisRateLimiter
+from tickerdesk.adapters.shared_memory.rate_limit import SharedRateLimiter
+from tickerdesk.adapters.shared_memory.tables import SharedTables
 from tickerdesk.app.rate_limits import RateLimit
 from tickerdesk.entrypoints.http.limits import headers
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "memory", "shared"])
 def limiter(request):
     if request.param == "memory":
         return MemoryRateLimiter()
+    if request.param == "shared":  # `up --workers N`: one table in shared memory for every process
+        tables = SharedTables.create(limit_slots=1024, generation_slots=8, price_slots=8)
+        request.addfinalizer(tables.close)
+        return SharedRateLimiter(tables.limits)
     client, prefix = request.getfixturevalue("redis_prefix")
     return RedisRateLimiter(client, prefix=prefix)
 

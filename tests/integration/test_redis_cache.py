@@ -1,5 +1,5 @@
-"""The read cache, in Redis and in process: exact decimals, expiry, invalidation,
-and no stale value stored by a reader that raced a writer.
+"""The read cache, in Redis, in process and in shared memory (`up --workers N`): exact
+decimals, expiry, invalidation, and no stale value stored by a reader that raced a writer.
 
 Redis is `TICKERDESK_TEST_REDIS_URL` (default the local one); an unreachable
 Redis fails these tests, since the project's test command starts one. Each test
@@ -16,6 +16,8 @@ import pytest
 
 from tickerdesk.adapters.memory.cache import MemoryReadCache
 from tickerdesk.adapters.redis.cache import RedisReadCache
+from tickerdesk.adapters.shared_memory.cache import SharedReadCache
+from tickerdesk.adapters.shared_memory.tables import SharedTables
 
 REDIS_URL = os.environ.get("TICKERDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -28,11 +30,15 @@ BALANCE = {
 PORTFOLIO = {"userId": "alice", "holdings": [{"stockSymbol": "AAPL", "quantity": 3}], "totalValue": Decimal("570.00")}
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "memory", "shared"])
 def make_cache(request):
     """`make_cache(ttl_seconds=...)`: a fresh cache of the parametrized kind."""
     if request.param == "memory":
         return lambda ttl_seconds=30: MemoryReadCache(ttl_seconds=ttl_seconds)
+    if request.param == "shared":  # `up --workers N`: values per process, generations in shared memory
+        tables = SharedTables.create(limit_slots=8, generation_slots=1024, price_slots=8)
+        request.addfinalizer(tables.close)
+        return lambda ttl_seconds=30: SharedReadCache(tables.generations, ttl_seconds=ttl_seconds)
     client, prefix = request.getfixturevalue("redis_prefix")
     return lambda ttl_seconds=30: RedisReadCache(client, prefix=prefix, ttl_seconds=ttl_seconds)
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
 from tickerdesk.app.ports import Notification
 
@@ -49,6 +50,15 @@ class Subscribers:
             return False
         del self.by_user[user_id]
         return True
+
+    def end_all(self) -> None:
+        """Close every connection: each reader is woken and finds its queue overflowed,
+        so its client resumes from the inbox (after a lost link, or when the process stops)."""
+        for queues in self.by_user.values():
+            for queue in queues:
+                queue.overflowed = True
+                with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes its reader anyway
+                    queue.put_nowait(cast(Notification, None))  # never read: the reader stops at `overflowed`
 
     @property
     def connections(self) -> int:

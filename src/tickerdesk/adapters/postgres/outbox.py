@@ -62,6 +62,19 @@ class OutboxRelay:
         while await self.relay_once():
             pass
 
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Return once every event committed before the call has been published (by this
+        relay's loop, woken here), or after `timeout` seconds (a consumer may be failing)."""
+        last = await self.pool.fetchval("SELECT max(id) FROM outbox")
+        deadline = asyncio.get_running_loop().time() + timeout
+        while last is not None and await self.pool.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE id <= $1)",
+                                                           last):
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("outbox not flushed in time", up_to=last)
+                return
+            self.wake()
+            await asyncio.sleep(0.002)
+
     async def run(self, idle_seconds: float = 1.0) -> None:
         """Relay until cancelled: woken at each commit, and every `idle_seconds` anyway."""
         while True:

@@ -1,0 +1,105 @@
+"""The notification hub of `tickerdesk up --workers N` over PostgreSQL LISTEN/NOTIFY, on
+a database of its own: what the core publishes reaches the subscribers of another
+process's hub, in order, only for their user; a notification too large for a NOTIFY
+payload travels as a pointer and is read from the inbox; closing a hub ends its streams.
+The simulator's commands make the same trip and back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from tests.unit.factories import make_order
+from tickerdesk.adapters.postgres.db import create_pool
+from tickerdesk.adapters.postgres.hub import PgHub
+from tickerdesk.adapters.postgres.inbox import PgInbox
+from tickerdesk.adapters.postgres.listen import PgListener
+from tickerdesk.adapters.postgres.sim_control import PgSimCommands, PgSimControl
+from tickerdesk.domain.events import TradePlaced
+
+
+@pytest.fixture
+async def two_processes(scratch_database):
+    """The core's hub (publishes) and a worker's (listens), on pools of their own."""
+    url, core_pool = scratch_database
+    worker_pool = await create_pool(url, 4)
+    listener = await PgListener.connect(url)
+    core = PgHub(core_pool, PgInbox(core_pool))
+    worker = PgHub(worker_pool, PgInbox(worker_pool), listener, max_payload_bytes=1200)
+    try:
+        yield core, worker, PgInbox(core_pool)
+    finally:
+        await worker.close()
+        await listener.close()
+        await worker_pool.close()
+
+
+def placed(user_id: str, n: int, note: str = "") -> TradePlaced:
+    order = make_order(user_id=user_id, trade_id=str(uuid.uuid4()), quantity=n + 1,
+                       client_order_id=note or None)
+    return TradePlaced(user_id=user_id, occurred_at=datetime.now(UTC), order=order)
+
+
+async def receive(subscription, count: int) -> list:
+    return [await asyncio.wait_for(subscription.get(), 5) for _ in range(count)]
+
+
+async def test_notifications_reach_the_other_process_in_order_and_only_for_their_user(two_processes):
+    core, worker, inbox = two_processes
+    # every other one too large for the worker's payload limit: read back from the inbox
+    events = [placed("alice", n, "x" * 1000 if n % 2 else "") for n in range(6)]
+    async with worker.subscribe("alice") as alice, worker.subscribe("bob") as bob:
+        stored = await inbox.store([*events[:3], placed("bob", 9), *events[3:]])
+        await core.publish(stored)
+        got = await receive(alice, 6)
+        assert [n.seq for n in got] == [n.seq for n in stored if n.event.user_id == "alice"]
+        assert [n.event for n in got] == events  # the same events, exactly (large ones too)
+        assert (await receive(bob, 1))[0].event.user_id == "bob"
+        assert alice.empty() and bob.empty()
+
+
+async def test_closing_a_hub_ends_its_streams(two_processes):
+    _, worker, _ = two_processes
+    async with worker.subscribe("carol") as carol:
+        await worker.close()
+        await asyncio.wait_for(carol.get(), 5)  # woken at once
+        assert carol.overflowed  # the stream closes; its client resumes from the inbox
+
+
+class Venue:
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    async def set_price(self, symbol, price, liquidity):
+        if symbol == "FAIL":
+            raise RuntimeError("no such book")
+        self.calls.append((symbol, price, liquidity))
+
+    async def close_session(self, at):
+        self.calls.append(("close", at))
+
+
+async def test_simulator_commands_are_calls_answered_by_the_core(scratch_database):
+    url, pool = scratch_database
+    core_listener, worker_listener = await PgListener.connect(url), await PgListener.connect(url)
+    venue = Venue()
+    commands = PgSimCommands(pool, venue)
+    await commands.listen(core_listener)
+    running = asyncio.create_task(commands.run())
+    try:
+        control = PgSimControl(pool, worker_listener, timeout=5)
+        await control.set_price("AAPL", Decimal("189.5001"), 3)
+        at = datetime(2026, 1, 2, 21, 0, tzinfo=UTC)
+        await control.close_session(at)
+        assert venue.calls == [("AAPL", Decimal("189.5001"), 3), ("close", at)]  # done when the call returns
+        with pytest.raises(RuntimeError, match="no such book"):
+            await control.set_price("FAIL", Decimal(1), None)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await core_listener.close()
+        await worker_listener.close()
