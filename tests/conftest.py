@@ -29,6 +29,9 @@ from tickerdesk.config import Settings
 from tickerdesk.entrypoints.http.app import create_app
 from tickerdesk.entrypoints.http.auth import issue_token
 
+# dynalite_endpoint and dynamo_history: a DynamoDB-API server for the session (tests/dynalite.py).
+pytest_plugins = ["tests.dynalite"]
+
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 
 

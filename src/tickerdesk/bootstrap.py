@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,8 @@ import asyncpg
 import structlog
 from fastapi import FastAPI
 
+from tickerdesk.adapters.dynamodb.client import DynamoClient
+from tickerdesk.adapters.dynamodb.history import DynamoHistory
 from tickerdesk.adapters.embedded_pg import EmbeddedPostgres
 from tickerdesk.adapters.memory.bus import InProcessBus
 from tickerdesk.adapters.memory.cache import MemoryReadCache
@@ -36,11 +38,11 @@ from tickerdesk.adapters.memory.price_book import MemoryPriceBook
 from tickerdesk.adapters.memory.rate_limit import MemoryRateLimiter
 from tickerdesk.adapters.postgres.commands import PgCommandStore
 from tickerdesk.adapters.postgres.db import asyncpg_dsn, create_pool, migrate, seed_instruments
-from tickerdesk.adapters.postgres.history import PgHistory
+from tickerdesk.adapters.postgres.history import PgHistory, count_trades, trades_in_batches
 from tickerdesk.adapters.postgres.inbox import PgInbox
 from tickerdesk.adapters.postgres.outbox import OutboxRelay
 from tickerdesk.adapters.postgres.reads import PgQueries
-from tickerdesk.adapters.postgres.verify import Violation, verify
+from tickerdesk.adapters.postgres.verify import Violation, history_drift, verify
 from tickerdesk.adapters.postgres.webhooks import PgWebhooks
 from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker
 from tickerdesk.adapters.rabbitmq.venue import BrokerSimControl, BrokerVenue
@@ -57,7 +59,7 @@ from tickerdesk.app.consumers.history import HistoryProjector
 from tickerdesk.app.consumers.notifier import Notifier
 from tickerdesk.app.consumers.venue_gateway import VenueGateway, venue_order_for
 from tickerdesk.app.consumers.webhooks import WebhookDispatcher
-from tickerdesk.app.ports import EventConsumer, ReadCache
+from tickerdesk.app.ports import EventConsumer, History, ReadCache
 from tickerdesk.app.post_commit import PostCommit
 from tickerdesk.app.rate_limits import RateLimit
 from tickerdesk.app.services import Services
@@ -136,6 +138,31 @@ def _spawn(coroutine: Awaitable[Any]) -> None:
     task.add_done_callback(_background.discard)
 
 
+# -- the transaction-history store ------------------------------------------------------------
+
+
+async def open_history(settings: Settings, pool: asyncpg.Pool) -> tuple[History, Callable[[], Awaitable[Any]]]:
+    """The configured history store (docs/history-store.md), and how to close it: the table
+    in `pool`'s database, or a DynamoDB-API table, created if missing and awaited until ACTIVE."""
+    if settings.history_store == "postgres":
+        async def nothing() -> None:
+            return None
+
+        return PgHistory(pool), nothing
+    where = settings.history_dynamodb_endpoint or f"AWS {settings.history_dynamodb_region}"
+    dynamo = await DynamoClient.open(endpoint=settings.history_dynamodb_endpoint,
+                                     region=settings.history_dynamodb_region)
+    history = DynamoHistory(dynamo, settings.history_dynamodb_table_prefix + "history")
+    try:
+        await history.ensure_table()
+    except Exception as error:
+        await dynamo.close()
+        raise SetupError(f"cannot use the DynamoDB history store at {where} ({error or type(error).__name__}): "
+                         "is it running (scripts/dynalite.sh start), and are TICKERDESK_HISTORY_DYNAMODB_* "
+                         "right?") from None
+    return history, dynamo.close
+
+
 # -- tickerdesk up ---------------------------------------------------------------------
 
 
@@ -151,7 +178,8 @@ async def open_up(settings: Settings, database_url: str) -> Runtime:
     cache = MemoryReadCache(ttl_seconds=settings.cache_ttl_seconds)
     post_commit = PostCommit(cache=cache, observe=observe_committed)
     commands = PgCommandStore(pool, post_commit, group_commit=True)
-    hub, inbox, history, webhooks = MemoryHub(), PgInbox(pool), PgHistory(pool), PgWebhooks(pool)
+    hub, inbox, webhooks = MemoryHub(), PgInbox(pool), PgWebhooks(pool)
+    history, close_history = await open_history(settings, pool)
     venue = SimVenue(prices, ExecutionApplier(commands, clock).on_report,
                      on_prices=lambda changes: _spawn(queries.save_prices(changes, clock.now())))
     sender = WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
@@ -168,7 +196,7 @@ async def open_up(settings: Settings, database_url: str) -> Runtime:
     )
     runtime = Runtime(settings=settings, services=services, pool=pool, relay=relay, venue=venue,
                       webhook_sender=sender)
-    runtime.closers.append(pool.close)
+    runtime.closers += [close_history, pool.close]
     return runtime
 
 
@@ -193,6 +221,7 @@ async def open_api(settings: Settings) -> Runtime:
     pool = await create_pool(settings.database_url, settings.database_pool_size)
     history_pool = (await create_pool(settings.history_database_url, 5)
                     if settings.history_database_url else pool)
+    history, close_history = await open_history(settings, history_pool)
     queries = PgQueries(pool)
     instruments, last_prices = await queries.instruments()
     prices = MemoryPriceBook(last_prices)
@@ -202,7 +231,7 @@ async def open_api(settings: Settings) -> Runtime:
     hub = RedisHub(redis, settings.instance)
     services = Services(
         commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed), group_commit=True),
-        queries=queries, history=PgHistory(history_pool), inbox=PgInbox(pool), webhooks=PgWebhooks(pool),
+        queries=queries, history=history, inbox=PgInbox(pool), webhooks=PgWebhooks(pool),
         instruments=instruments, prices=prices, sim=BrokerSimControl(broker), cache=cache,
         limiter=RedisRateLimiter(redis, prefix=settings.instance), limits=rate_limits(settings), hub=hub,
         clock=SystemClock(),
@@ -216,6 +245,7 @@ async def open_api(settings: Settings) -> Runtime:
 
     runtime.tasks.append(asyncio.create_task(broker.follow_prices(follow), name="prices"))
     runtime.closers += [hub.close, broker.close, redis.aclose, pool.close]
+    runtime.closers.append(close_history)
     if history_pool is not pool:
         runtime.closers.append(history_pool.close)
     return runtime
@@ -285,6 +315,7 @@ async def run_workers(settings: Settings, only: Sequence[str] | None = None) -> 
     names = list(only or WORKERS)
     pool = await create_pool(settings.database_url, 10)
     history_pool = await create_pool(settings.history_database_url, 5) if settings.history_database_url else pool
+    history, close_history = await open_history(settings, history_pool)
     redis = redis_client(settings.redis_url)
     broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
     cache: ReadCache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
@@ -299,7 +330,7 @@ async def run_workers(settings: Settings, only: Sequence[str] | None = None) -> 
         "venue-gateway": _from_the_bus("venue-gateway", VenueGateway(BrokerVenue(broker)).handle),
         "executions": apply_report,
         "notifier": _from_the_bus("notifier", Notifier(PgInbox(pool), RedisHub(redis, settings.instance)).handle),
-        "history": _from_the_bus("history", HistoryProjector(PgHistory(history_pool)).handle),
+        "history": _from_the_bus("history", HistoryProjector(history).handle),
         "webhooks": _from_the_bus("webhooks", WebhookDispatcher(webhooks).handle),
     }
     loops = [broker.consume(CONSUMERS[name], consumers[name]) for name in names if name in consumers]
@@ -315,6 +346,7 @@ async def run_workers(settings: Settings, only: Sequence[str] | None = None) -> 
         await broker.close()
         await redis.aclose()
         await pool.close()
+        await close_history()
         if history_pool is not pool:
             await history_pool.close()
 
@@ -381,3 +413,43 @@ async def verify_database(url: str) -> list[Violation]:
                          "`tickerdesk migrate` with the same settings, then verify again") from None
     finally:
         await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def _history_beside(settings: Settings, url: str) -> AsyncIterator[tuple[asyncpg.Pool, History]]:
+    """A pool on the truth (`url`) and the configured history store, for operator commands."""
+    await (await _connect(url)).close()  # an unreachable server is one line
+    pool = await create_pool(url, 4)
+    history_pool = await create_pool(settings.history_database_url, 4) if settings.history_database_url else pool
+    try:
+        history, close_history = await open_history(settings, history_pool)
+        try:
+            yield pool, history
+        finally:
+            await close_history()
+    finally:
+        if history_pool is not pool:
+            await history_pool.close()
+        await pool.close()
+
+
+async def verify_history(settings: Settings, url: str,
+                         progress: Callable[[int, int], None] | None = None) -> list[Violation]:
+    """The configured history store against the trades in `url`: `verify.history_drift`."""
+    async with _history_beside(settings, url) as (pool, history):
+        return await history_drift(pool, history, progress=progress)
+
+
+async def rebuild_history(settings: Settings, url: str, user_id: str | None,
+                          progress: Callable[[int, int], None]) -> int:
+    """Re-project the configured history store from the trades in `url` (one user's, or
+    everyone's), a batch at a time, beside a running projector (see `History.restore`).
+    `progress(done, total)` after each batch; returns how many trades were written."""
+    async with _history_beside(settings, url) as (pool, history):
+        total, done = await count_trades(pool, user_id), 0
+        progress(0, total)
+        async for orders in trades_in_batches(pool, user_id):
+            await history.restore(orders)
+            done += len(orders)
+            progress(done, max(total, done))
+        return done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None  # e.g. redis://127.0.0.1:6379/0
     amqp_url: str | None = None  # e.g. amqp://guest:guest@127.0.0.1:5672/
     history_database_url: str | None = None  # unset: the main database
+    # Where the transaction history lives (docs/history-store.md): PostgreSQL (the database
+    # above), or one table <prefix>history of a DynamoDB-API store (AWS in the region, or
+    # dynalite/Alternator at the endpoint; scripts/dynalite.sh starts dynalite).
+    history_store: Literal["postgres", "dynamodb"] = "postgres"
+    history_dynamodb_endpoint: str | None = None  # e.g. http://127.0.0.1:4567; unset: AWS's endpoint
+    history_dynamodb_region: str = "us-east-1"
+    history_dynamodb_table_prefix: str = "tickerdesk-"
     instance: str = "tickerdesk"  # prefixes broker names and Redis keys, so stacks can share servers
     consumer_shards: int = 4  # queues per order-sensitive consumer; every process of a stack must agree
 

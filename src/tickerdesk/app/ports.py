@@ -158,13 +158,27 @@ class Queries(Protocol):
 
 
 class History(Protocol):
-    """The transaction-history read model, projected from trade events."""
+    """The transaction-history read model, projected from trade events (eventually consistent;
+    PostgreSQL or a DynamoDB-API store, see docs/history-store.md). `trades` pages newest first:
+    `cursor` is the trade id the previous page ended on, and a page is short only at the end.
+    Every write is conditional: a state replaces an older one only (a later event id and no
+    less `orders.progress`), so a redelivered, reordered or rebuilt state never rolls one back."""
 
     async def project(self, events: Sequence[Event]) -> None: ...
 
     async def trades(self, user_id: str, *, statuses: list[str], symbol: str | None, since: datetime | None,
                      until: datetime | None, cursor: str | None, limit: int,
                      side: str | None = None) -> list[dict[str, Any]]: ...
+
+    async def restore(self, orders: Sequence[Order]) -> None:
+        """Write each order as the truth (PostgreSQL) holds it, unless the store has it further
+        along (`tickerdesk history rebuild`); later events still apply over it."""
+        ...
+
+    async def summary(self, user_id: str) -> dict[str, tuple[str, int]]:
+        """Each trade of the user's history that left `pending`: its status and filled quantity
+        (`tickerdesk verify` compares them with PostgreSQL)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -185,13 +185,18 @@ def migrate(data_dir: DataDir = None) -> None:
 
 @app.command()
 def verify(data_dir: DataDir = None) -> None:
-    """Check every money and share invariant; exit 1 naming each violation."""
-    from tickerdesk.bootstrap import database_url, verify_database
+    """Check every money and share invariant, and that the history store agrees with the
+    trades for every user (count, status and fills of each trade); exit 1 naming each violation."""
+    from tickerdesk.bootstrap import database_url, verify_database, verify_history
 
     with _expected():
-        violations = asyncio.run(verify_database(database_url(_settings(data_dir))))
+        settings = _settings(data_dir)
+        url = database_url(settings)
+        violations = asyncio.run(verify_database(url))
+        violations += asyncio.run(verify_history(settings, url))  # eventually consistent: drift, not lag
     if not violations:
         console.print("[green]all invariants hold[/green]")
+        console.print(f"[green]the history store ({settings.history_store}) agrees with the trades[/green]")
         return
     for violation in violations:
         console.print(f"[bold red]VIOLATION: {violation.rule}[/bold red]", soft_wrap=True)
@@ -232,6 +237,33 @@ def bench(
         table.add_row(r.name, f"{r.rate:,.0f}", f"{r.rate / floor:.2f}", f"{r.percentile(0.5):.1f}",
                       f"{r.percentile(0.99):.1f}", str(r.failures))
     console.print(table)
+
+
+@trader_cli.history_app.command("rebuild")
+def history_rebuild(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's trades (default: everyone's).")]
+    = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Re-project the history store from PostgreSQL, the truth.
+
+    The store is the configured one (TICKERDESK_HISTORY_STORE). Safe beside a running
+    projector: an entry the store has further along than PostgreSQL's state is kept."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tickerdesk.bootstrap import database_url, rebuild_history
+
+    with _expected():
+        settings = _settings(data_dir)
+        url = database_url(settings)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task(f"rebuilding the {settings.history_store} history", total=None)
+            written = asyncio.run(rebuild_history(
+                settings, url, user, lambda done, total: bar.update(task, completed=done, total=total)))
+    whose = f"of {user} " if user else ""
+    console.print(f"[green]{written} trade(s) {whose}re-projected into the {settings.history_store} "
+                  "history store[/green]")
 
 
 # balance, portfolio, place, orders, cancel, history, watch: on the Python SDK.

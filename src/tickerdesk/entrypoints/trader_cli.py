@@ -122,7 +122,12 @@ def cancel(trade_id: Annotated[str, typer.Argument(help="The trade id.")], url: 
     console.print(_trades_table("Cancel requested", [trade]))
 
 
+# `tickerdesk history` lists a user's history; its subcommand `rebuild` (cli.py) is an operator's.
+history_app = typer.Typer()
+
+
 def history(
+    ctx: typer.Context,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this stock.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="executed, partiallyExecuted, canceled, "
                                                                "expired or rejected.")] = None,
@@ -131,6 +136,8 @@ def history(
     token: Token = "",
 ) -> None:
     """Trades that executed, were canceled, expired or were rejected, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _session(url, token) as client:
         shown = list(islice(client.history(symbol=symbol, status=status), limit))
     console.print(_trades_table("History", shown))
@@ -165,4 +172,8 @@ COMMANDS: list[Callable[..., None]] = [balance, portfolio, place, orders, cancel
 
 def register(app: typer.Typer) -> None:
     for command in COMMANDS:
-        app.command(rich_help_panel="Trading (a running server)")(command)
+        if command is history:
+            history_app.callback(invoke_without_command=True)(command)
+            app.add_typer(history_app, name="history", rich_help_panel="Trading (a running server)")
+        else:
+            app.command(rich_help_panel="Trading (a running server)")(command)

@@ -1,4 +1,5 @@
-"""`tickerdesk verify`: every money and share invariant, checked over the whole database.
+"""`tickerdesk verify`: every money and share invariant, checked over the whole database,
+and the history store (either kind) checked against the trades (`history_drift`).
 
 Each check is a query that returns the rows breaking one rule; an empty result
 means the rule holds. The ledger kinds' directions mirror domain.accounting.
@@ -6,9 +7,14 @@ means the rule holds. The ledger kinds' directions mirror domain.accounting.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+
+from tickerdesk.app.ports import History
 
 OPEN = "('pending', 'partiallyExecuted')"
 
@@ -95,4 +101,58 @@ async def verify(conn: asyncpg.Connection | asyncpg.Pool, *, sample: int = 10) -
             rows = await conn.fetch(f"SELECT * FROM ({sql}) v LIMIT {sample}")
             if rows:
                 violations.append(Violation(rule, [dict(r) for r in rows]))
+    return violations
+
+
+# -- the history store agrees with the trades ---------------------------------------------
+
+HISTORY_COUNT_RULE = "the history store holds each user's trades that left pending"
+HISTORY_STATUS_RULE = "each trade in the history store shows its last status and fills"
+
+
+async def history_drift(conn: asyncpg.Connection | asyncpg.Pool, history: History, *,
+                        users: Sequence[str] | None = None, sample: int = 10, recheck_seconds: float = 2.0,
+                        concurrency: int = 8,
+                        progress: Callable[[int, int], None] | None = None) -> list[Violation]:
+    """Where the history store (PostgreSQL or DynamoDB, through its port) disagrees with the
+    trades for each user (every user with trades, or `users`): how many trades left
+    `pending`, and each one's status and filled quantity. The store trails the trades by the
+    projection lag, so users that disagree are compared again after `recheck_seconds`:
+    what is left is drift, not lag. `progress(done, total)` follows the users."""
+    if users is None:
+        users = [r["user_id"] for r in await conn.fetch("SELECT DISTINCT user_id FROM trades ORDER BY user_id")]
+    # a pool serves several users at once; one connection, one query at a time
+    limit = asyncio.Semaphore(concurrency if isinstance(conn, asyncpg.Pool) else 1)
+    done = 0
+
+    async def compare(user_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        nonlocal done
+        async with limit:
+            stored = await history.summary(user_id)
+            truth = {r["trade_id"]: (r["status"], r["filled_quantity"]) for r in await conn.fetch(
+                """SELECT trade_id::text, status, filled_quantity FROM trades
+                   WHERE user_id = $1 AND status <> 'pending'""", user_id)}
+        done += 1
+        if progress is not None:
+            progress(done, len(users))
+        count = None if len(stored) == len(truth) else {
+            "user_id": user_id, "in_postgresql": len(truth), "in_history_store": len(stored)}
+        wrong = [{"user_id": user_id, "trade_id": trade_id,
+                  "postgresql": "{} {}".format(*truth[trade_id]) if trade_id in truth else "(none)",
+                  "history_store": "{} {}".format(*stored[trade_id]) if trade_id in stored else "(none)"}
+                 for trade_id in sorted(truth.keys() | stored.keys()) if truth.get(trade_id) != stored.get(trade_id)]
+        return count, wrong
+
+    results = dict(zip(users, await asyncio.gather(*(compare(u) for u in users)), strict=True))
+    drifting = [u for u, (count, wrong) in results.items() if count or wrong]
+    if drifting and recheck_seconds > 0:
+        await asyncio.sleep(recheck_seconds)
+        results.update(zip(drifting, await asyncio.gather(*(compare(u) for u in drifting)), strict=True))
+    counts = [count for count, _ in results.values() if count]
+    wrong = [row for _, rows in results.values() for row in rows]
+    violations = []
+    if counts:
+        violations.append(Violation(HISTORY_COUNT_RULE, counts[:sample]))
+    if wrong:
+        violations.append(Violation(HISTORY_STATUS_RULE, wrong[:sample]))
     return violations

@@ -23,11 +23,13 @@ from tickerdesk.domain.errors import (
 )
 from tickerdesk.domain.money import plain
 from tickerdesk.domain.orders import HISTORY_STATUSES, Order, Side, Status
+from tickerdesk.entrypoints.http import page_tokens
 from tickerdesk.entrypoints.http.auth import Principal
 from tickerdesk.entrypoints.http.errors import problem_body, status_of
 from tickerdesk.entrypoints.http.inputs import Instant
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
+from tickerdesk.entrypoints.http.page_tokens import HistoryCursor
 from tickerdesk.entrypoints.http.responses import (
     REPLAYED,
     OrderPreview,
@@ -142,7 +144,7 @@ async def transaction_history(
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
     limit: Limit = 50,
-    cursor: UUID | None = None,
+    cursor: HistoryCursor = None,
 ) -> ExactJSONResponse:
     """Trades that executed (fully or partly), were canceled, expired or were rejected;
     `stockSymbol`, `status`, `tradeType` (buy or sell) and `from`/`to` filter them.
@@ -158,8 +160,8 @@ async def transaction_history(
         symbol=stockSymbol.upper() if stockSymbol else None,
         since=from_,
         until=to,
-        cursor=str(cursor) if cursor else None,
+        cursor=cursor,  # the trade id the token names
         limit=limit,
         side=tradeType.value if tradeType else None,
     )
-    return page(trades, limit, lambda item: item["tradeId"])
+    return page(trades, limit, lambda item: page_tokens.encode(item["tradeId"]))
