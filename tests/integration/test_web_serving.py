@@ -107,13 +107,14 @@ async def test_the_dev_sign_in_is_off_by_default(client):
     assert '<meta name="tickerdesk:dev-login" content="off">' in (await client.get("/")).text
 
 
-async def test_the_api_replica_has_no_dev_sign_in(monkeypatch, runtime):
+async def test_the_api_replica_has_no_dev_sign_in(monkeypatch, runtime, tmp_path):
     """`tickerdesk api`'s own factory, configured as in production; given the session's
     services instead of opening its own connections."""
     from tickerdesk import bootstrap
 
     monkeypatch.setattr(bootstrap, "configure", lambda *args, **kwargs: None)  # leave the session's logging be
     monkeypatch.setenv("TICKERDESK_JWT_SECRET", SECRET)
+    monkeypatch.setenv("TICKERDESK_DATA_DIR", str(tmp_path))  # whatever keys the replica keeps, it keeps here
     monkeypatch.delenv("TICKERDESK_DEV_LOGIN", raising=False)
 
     async def sign_in() -> tuple[int, str]:
