@@ -17,6 +17,8 @@
 #   TICKERDESK_DATA_DIR       [<repo>/.tickerdesk/topology] JWT secret; run/: supervisord.conf, nginx.conf, env, logs/
 #   TICKERDESK_PRICE_WALK_SECONDS [1] venue-sim's random walk (0 = prices move only when told)
 #   TICKERDESK_LOG_JSON       [true]
+#   TICKERDESK_HISTORY_STORE  [postgres] dynamodb: the history in a DynamoDB-API table (docs/history-store.md); with
+#                             no TICKERDESK_HISTORY_DYNAMODB_ENDPOINT, dynalite is started (data in run/dynalite/)
 #   TICKERDESK_BIN            [<repo>/.venv/bin/tickerdesk] supervisord and python are taken from beside it
 #   API_PORTS                 [8101 8102 8103] one api replica per port (space or comma separated)
 #   WORKER_COUNT              [2] `tickerdesk worker` processes (competing consumers)
@@ -38,6 +40,7 @@ RUN_DIR=$TICKERDESK_DATA_DIR/run && CONF=$TICKERDESK_DATA_DIR/run/supervisord.co
 declare -A MARK  # program -> size of its log when we started it: its readiness line comes after that
 
 say() { printf 'topology: %s\n' "$*"; }
+dynalite() { DYNALITE_DIR=$RUN_DIR/dynalite DYNALITE_PATH=$RUN_DIR/dynalite/data "$REPO/scripts/dynalite.sh" "$@"; }
 die() { printf 'topology: error: %s\n' "$*" >&2; exit 1; }
 ctl() { supervisorctl -c "$CONF" "$@"; }
 up() { [[ -f $CONF ]] && ctl pid >/dev/null 2>&1; }
@@ -100,6 +103,10 @@ prepare() {  # nginx (apt-get installs it), free ports, the servers and the data
     ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || die "port $port is in use by another program (set API_PORTS / NGINX_PORT)"
   done
   "${TICKERDESK_PYTHON:-python}" "$HERE/prepare_servers.py" || die "the servers are not ready (scripts/services.sh starts the local ones)"
+  if [[ ${TICKERDESK_HISTORY_STORE:-} == dynamodb && -z ${TICKERDESK_HISTORY_DYNAMODB_ENDPOINT:-} ]]; then
+    export TICKERDESK_HISTORY_DYNAMODB_ENDPOINT && mkdir -p "$RUN_DIR/dynalite/data"
+    TICKERDESK_HISTORY_DYNAMODB_ENDPOINT=$(dynalite start) || die "dynalite did not start (scripts/dynalite.sh)"
+  fi
   # Each api replica makes the JWT secret when it is missing: three at once could make three.
   [[ -n ${TICKERDESK_JWT_SECRET:-}${TICKERDESK_JWT_PUBLIC_KEY:-} || -s $TICKERDESK_DATA_DIR/jwt-secret ]] ||
     "$TICKERDESK_BIN" token topology >/dev/null || die "could not create the JWT secret in $TICKERDESK_DATA_DIR"
@@ -114,7 +121,8 @@ cmd_start() {
     mkdir -p "$RUN_DIR/logs" "$RUN_DIR/tmp"
     render
     for name in TICKERDESK_DATABASE_URL TICKERDESK_REDIS_URL TICKERDESK_AMQP_URL TICKERDESK_INSTANCE TICKERDESK_DATA_DIR \
-      TICKERDESK_PRICE_WALK_SECONDS TICKERDESK_LOG_JSON; do printf 'export %s=%q\n' "$name" "${!name}"; done >"$RUN_DIR/env"
+      TICKERDESK_PRICE_WALK_SECONDS TICKERDESK_LOG_JSON TICKERDESK_HISTORY_STORE TICKERDESK_HISTORY_DYNAMODB_ENDPOINT; do
+      [[ -z ${!name+x} ]] || printf 'export %s=%q\n' "$name" "${!name}"; done >"$RUN_DIR/env"
     printf 'API_PORTS=%q\nWORKER_COUNT=%q\nNGINX_PORT=%q\n' "$API_PORTS" "$WORKER_COUNT" "$NGINX_PORT" >>"$RUN_DIR/env"
     "$NGINX" -t -q -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/logs/nginx-error.log" || die "nginx rejected $RUN_DIR/nginx.conf"
     name=$(printf 'api-%s,' $API_PORTS)
@@ -142,6 +150,7 @@ cmd_stop() {  # supervisord stops the highest priority first: nginx, the api, wo
   pid=$(ctl pid)
   ctl shutdown >/dev/null
   while kill -0 "$pid" 2>/dev/null; do ((SECONDS < deadline)) || die "supervisord (pid $pid) is still stopping"; sleep 0.3; done
+  dynalite stop  # if start started one
   say "stopped (logs remain in $RUN_DIR/logs)"
 }
 

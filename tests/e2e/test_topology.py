@@ -87,7 +87,9 @@ async def wait_until(predicate, timeout=60.0, interval=0.25, stack: Topology | N
 
 
 def verify(stack: Topology) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TICKERDESK_DATABASE_URL": stack.database_url}
+    """`tickerdesk verify` with the stack's settings (its history store included)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TICKERDESK_")},
+           **{k: v for k, v in stack.env.items() if k.startswith("TICKERDESK_")}}
     return subprocess.run([sys.executable, "-m", "tickerdesk.entrypoints.cli", "verify"], env=env, capture_output=True,
                           text=True, timeout=120)
 
