@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -111,8 +112,10 @@ async def _supervise(sockets: list[socket.socket], open_core: Callable[[], Await
             waiting.cancel()
         if stopping.is_set():
             return 0
+        ready = multiprocessing.connection.wait([child.sentinel for child in children], timeout=1)
         for child in children:
-            if not child.is_alive():
+            if child.sentinel in ready:
+                child.join(1)  # its pipe closes a moment before it can be reaped
                 log.error("a worker stopped unexpectedly: stopping tickerdesk", worker=child.name,
                           exit_code=child.exitcode)
         return 1
