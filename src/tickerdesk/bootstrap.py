@@ -225,7 +225,7 @@ async def open_api(settings: Settings) -> Runtime:
     queries = PgQueries(pool)
     instruments, last_prices = await queries.instruments()
     prices = MemoryPriceBook(last_prices)
-    redis = redis_client(settings.redis_url)
+    redis = redis_client(settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_master_name)
     broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
     cache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
     hub = RedisHub(redis, settings.instance)
@@ -316,7 +316,7 @@ async def run_workers(settings: Settings, only: Sequence[str] | None = None) -> 
     pool = await create_pool(settings.database_url, 10)
     history_pool = await create_pool(settings.history_database_url, 5) if settings.history_database_url else pool
     history, close_history = await open_history(settings, history_pool)
-    redis = redis_client(settings.redis_url)
+    redis = redis_client(settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_master_name)
     broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
     cache: ReadCache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
     commands = PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed))
@@ -356,7 +356,7 @@ async def run_venue_sim(settings: Settings) -> None:
     assert settings.database_url and settings.redis_url and settings.amqp_url
     broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
     pool = await create_pool(settings.database_url, 2)
-    redis = redis_client(settings.redis_url)
+    redis = redis_client(settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_master_name)
     queries = PgQueries(pool, tick_retention_days=settings.price_tick_retention_days)
     _, last_prices = await queries.instruments()
     service = SimVenueService(broker, RedisSimState(redis, settings.instance), queries, MemoryPriceBook(last_prices))

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # Production topology (unset: in-process adapters, as `tickerdesk up` uses)
     redis_url: str | None = None  # e.g. redis://127.0.0.1:6379/0
     amqp_url: str | None = None  # e.g. amqp://guest:guest@127.0.0.1:5672/
+    # High availability (README, "High availability"): the Redis primary through Sentinel
+    # ("host:port,host:port"; redis_url then gives only the db and password), and every node
+    # of a RabbitMQ cluster ("amqp://...,amqp://..."; tried in turn, amqp_url first if set).
+    redis_sentinels: str = ""
+    redis_master_name: str = "tickerdesk"
+    amqp_urls: str = ""
     history_database_url: str | None = None  # unset: the main database
     # Where the transaction history lives (docs/history-store.md): PostgreSQL (the database
     # above), or one table <prefix>history of a DynamoDB-API store (AWS in the region, or

@@ -5,7 +5,12 @@ arrive after a restart must still expire).
 
 Matching never reads it: the venue matches on its own index by price level in memory
 (`adapters/venue/book.py`), writes here only what a command changed, and rebuilds the
-index from here once, when it starts."""
+index from here once, when it starts.
+
+A save that fails (Redis unreachable) is kept and merged into the next one, so the
+book in Redis catches up once Redis answers; the venue keeps matching from memory
+meanwhile. Through Sentinel, each save waits (WAIT, briefly) until the replica has it,
+so a failover does not lose a working order the venue already acknowledged."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from tickerdesk.adapters.redis.client import through_sentinel
 from tickerdesk.app.ports import VenueOrder
 from tickerdesk.codec import dumps, loads, order_from_wire, order_to_wire, parse_time
 
@@ -21,12 +27,25 @@ from tickerdesk.codec import dumps, loads, order_from_wire, order_to_wire, parse
 class RedisSimState:
     """The simulator's book in Redis: one hash field per working order."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str):
+    def __init__(self, redis: aioredis.Redis, prefix: str, *, replica_wait_ms: int = 1000):
         self.redis = redis
         self.orders, self.seen, self.liquidity, self.closed_at = (
             f"{prefix}:sim:{k}" for k in ("orders", "seen", "liquidity", "closed_at"))
+        self._unsaved: dict[str, Any] | None = None
+        self._wait_ms = replica_wait_ms if through_sentinel(redis) else 0
 
     async def save(self, changes: dict[str, Any]) -> None:
+        if self._unsaved is not None:  # what an earlier save could not write, then this on top
+            changes = {"orders": {**self._unsaved["orders"], **changes["orders"]},
+                       "liquidity": changes["liquidity"],
+                       "closedAt": changes.get("closedAt") or self._unsaved.get("closedAt")}
+        self._unsaved = changes
+        await self._write(changes)
+        self._unsaved = None
+        if self._wait_ms:
+            await self.redis.execute_command("WAIT", 1, self._wait_ms)
+
+    async def _write(self, changes: dict[str, Any]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             for trade_id, working in changes["orders"].items():
                 if working is None:
