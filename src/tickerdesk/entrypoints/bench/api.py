@@ -40,9 +40,13 @@ class Api:
             headers["Content-Type"] = "application/json"
         data = dumps(body) if body is not None else None
         for _ in range(100):
-            async with self._in_flight, self.session.request(method, path, headers=headers, data=data) as response:
-                status, text = response.status, await response.text()
-                retry_after = float(response.headers.get("Retry-After", "1"))
+            try:
+                async with self._in_flight, self.session.request(method, path, headers=headers,
+                                                                 data=data) as response:
+                    status, text = response.status, await response.text()
+                    retry_after = float(response.headers.get("Retry-After", "1"))
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise BenchError(f"{method} {path} failed: {error!r}") from None
             if status == 429:
                 await asyncio.sleep(retry_after)
                 continue
@@ -89,9 +93,12 @@ class Listener:
     async def connect(self, users: Iterable[str]) -> None:
         url = self.base_url.replace("http", "ws", 1) + "/notifications/ws"
         for user in users:
-            socket = await self.api.session.ws_connect(url, heartbeat=None)
-            await socket.send_str(dumps({"token": self.api.token(user)}))
-            first = loads((await socket.receive(timeout=10)).data)
+            try:
+                socket = await self.api.session.ws_connect(url, heartbeat=None)
+                await socket.send_str(dumps({"token": self.api.token(user)}))
+                first = loads((await socket.receive(timeout=10)).data)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                raise BenchError(f"the notification WebSocket for {user} failed: {error!r}") from None
             if first.get("type") != "connected":
                 raise BenchError(f"the notification WebSocket refused {user}: {first}")
             self._sockets.append(socket)

@@ -174,7 +174,7 @@ function request()
   if sent > total then return "" end
   local now = now_us()
   sent_at[sent] = now
-  if sent == 1 then results:write("start ", now, "\n") end
+  if sent == 1 then results:write(string.format("start %d\n", now)) end
   if sent == total then
     io.write("SENT\n")
     io.stdout:flush()
@@ -187,9 +187,9 @@ function response(status, headers, body)
   local tag = headers["x-request-id"] or headers["X-Request-ID"] or headers["X-Request-Id"] or ""
   local index = tonumber(string.match(tag, "^bench%-(%d+)$"))
   if index and sent_at[index] then
-    results:write(now, " ", now - sent_at[index], " ", status, "\n")
+    results:write(string.format("%d %d %d\n", now, now - sent_at[index], status))
   else
-    results:write(now, " -1 ", status, "\n")
+    results:write(string.format("%d -1 %d\n", now, status))
   end
   answered = answered + 1
   if answered == total then

@@ -98,7 +98,7 @@ def _ms(value: float | None) -> str:
 def render(report: Report) -> Group:
     doc = as_json(report)
     o = report.options
-    title = (f"tickerdesk bench against {report.where}: {o.orders:,} requests each, {o.concurrency} in flight, "
+    title = (f"tickerdesk bench against {report.where}: {o.orders:,} placements each, {o.concurrency} in flight, "
              f"{o.users} users; load from {report.generator}; {doc['machine']['cpus']} cores; latency in ms, "
              "CPU in seconds")
     table = Table(title=title)
