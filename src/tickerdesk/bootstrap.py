@@ -226,7 +226,7 @@ async def open_api(settings: Settings) -> Runtime:
     instruments, last_prices = await queries.instruments()
     prices = MemoryPriceBook(last_prices)
     redis = redis_client(settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_master_name)
-    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards, settings.amqp_urls)
     cache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
     hub = RedisHub(redis, settings.instance)
     services = Services(
@@ -277,7 +277,7 @@ async def run_relay(settings: Settings) -> None:
     assert settings.database_url and settings.amqp_url
     await prepare_database(settings)
     pool = await create_pool(settings.database_url, 3)
-    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards, settings.amqp_urls)
     relay = OutboxRelay(pool, broker.publish_events, exclusive=True)
     serve_metrics(settings)
     listener = await pool.acquire()
@@ -317,7 +317,7 @@ async def run_workers(settings: Settings, only: Sequence[str] | None = None) -> 
     history_pool = await create_pool(settings.history_database_url, 5) if settings.history_database_url else pool
     history, close_history = await open_history(settings, history_pool)
     redis = redis_client(settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_master_name)
-    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards, settings.amqp_urls)
     cache: ReadCache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
     commands = PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed))
     applier = ExecutionApplier(commands, SystemClock())
@@ -354,7 +354,7 @@ async def run_workers(settings: Settings, only: Sequence[str] | None = None) -> 
 async def run_venue_sim(settings: Settings) -> None:
     """The simulated venue and price feed as a process of its own, its book in Redis."""
     assert settings.database_url and settings.redis_url and settings.amqp_url
-    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards)
+    broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards, settings.amqp_urls)
     pool = await create_pool(settings.database_url, 2)
     redis = redis_client(settings.redis_url, sentinels=settings.redis_sentinels, master=settings.redis_master_name)
     queries = PgQueries(pool, tick_retention_days=settings.price_tick_retention_days)

@@ -17,6 +17,14 @@ shards spread over the workers and one takes over when another dies; a user's ev
 stay in order because they all travel one shard. They retry a failed message in
 place instead of re-queueing it behind later ones. The other consumers compete on one
 queue with retry and back-off.
+
+A cluster (README, "High availability"): the broker is given every node's URL
+(TICKERDESK_AMQP_URL and TICKERDESK_AMQP_URLS); each new connection tries them in
+turn, starting with the last one that answered, so the publisher and every consumer
+move to a live node when theirs dies. Every durable queue is a quorum queue (Raft,
+replicated on the nodes of the cluster when it is declared), so a message a publisher
+had confirmed survives the loss of any minority of nodes. A retry queue that an older
+release declared classic is kept as it is (its type cannot change in place).
 """
 
 from __future__ import annotations
@@ -78,6 +86,22 @@ CONSUMERS: dict[str, ConsumerSpec] = {
 }
 
 
+CONNECT_TIMEOUT_SECONDS = 3.0  # per node, when there are others to try
+
+
+def cluster_urls(url: str, also: str = "") -> list[str]:
+    """Every node's URL, once each, in the order given: `url` (which may itself be a
+    comma-separated list) first."""
+    urls = [u.strip() for u in f"{url},{also}".split(",") if u.strip()]
+    return list(dict.fromkeys(urls))
+
+
+def _shown(url: str) -> str:
+    """A URL without its password, for the log."""
+    head, _, tail = url.rpartition("@")
+    return f"{head.split(':')[0]}:***@{tail}" if head else url
+
+
 def backoff(attempt: int, base: float = 0.2, cap: float = 30.0) -> float:
     """Exponential back-off with jitter: 0.2 s, 0.4 s, 0.8 s ... up to `cap`."""
     return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2)
@@ -88,8 +112,9 @@ class Broker:
     a broker restart): the publisher reconnects on its next use, and every consumer
     owns a connection and reconnects in a loop when it drops."""
 
-    def __init__(self, url: str, instance: str, shards: int = 4):
-        self.url = url
+    def __init__(self, url: str, instance: str, shards: int = 4, *, also: str = ""):
+        self.urls = cluster_urls(url, also)
+        self.url = self.urls[0]  # the one that answered last: new connections try it first
         self.instance = instance
         self.shards = shards
         self._connection: aio_pika.abc.AbstractConnection | None = None
@@ -98,10 +123,28 @@ class Broker:
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, url: str, instance: str = "tickerdesk", shards: int = 4) -> Broker:
-        broker = cls(url, instance, shards)
+    async def connect(cls, url: str, instance: str = "tickerdesk", shards: int = 4, also: str = "") -> Broker:
+        broker = cls(url, instance, shards, also=also)
         await broker._publisher()
         return broker
+
+    async def _connect(self) -> aio_pika.abc.AbstractConnection:
+        """A connection to the first node that answers, the last good one first."""
+        start = self.urls.index(self.url) if self.url in self.urls else 0
+        order = self.urls[start:] + self.urls[:start]
+        error: Exception | None = None
+        for url in order:
+            try:
+                connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT_SECONDS if len(order) > 1 else 10)
+            except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as failed:
+                error = failed
+                continue
+            if url != self.url:
+                log.warning("broker: moved to another node", node=_shown(url))
+                self.url = url
+            return connection
+        assert error is not None
+        raise error
 
     def name(self, suffix: str) -> str:
         return f"{self.instance}.{suffix}"
@@ -133,7 +176,7 @@ class Broker:
             if self._channel is None or self._channel.is_closed or not self.connected:
                 if self._connection is not None and not self._connection.is_closed:
                     await self._connection.close()
-                self._connection = await aio_pika.connect(self.url, timeout=10)
+                self._connection = await self._connect()
                 self._channel = await self._connection.channel(publisher_confirms=True)
                 await self.declare()
             return self._channel
@@ -162,11 +205,22 @@ class Broker:
             queue = await channel.declare_queue(main, durable=True, arguments=arguments)
             for key in keys:
                 await queue.bind(self._exchanges[spec.exchange], routing_key=key)
-            await channel.declare_queue(
-                f"{main}.retry", durable=True,
-                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": main},
-            )
+            await self._declare_retry_queue(f"{main}.retry", main)
             await channel.declare_queue(f"{main}.dead", durable=True, arguments={"x-queue-type": "quorum"})
+
+    async def _declare_retry_queue(self, name: str, main: str) -> None:
+        """A quorum queue whose messages dead-letter back to `main` when their back-off
+        (per-message expiration) runs out; one an older release declared classic stays."""
+        arguments: dict[str, Any] = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": main}
+        assert self._connection is not None
+        probe = await self._connection.channel()
+        try:
+            await probe.declare_queue(name, durable=True, arguments={**arguments, "x-queue-type": "quorum"})
+        except aio_pika.exceptions.ChannelPreconditionFailed:  # an existing classic one: keep it
+            await self._open_channel().declare_queue(name, durable=True, arguments=arguments)
+        finally:
+            if not probe.is_closed:
+                await probe.close()
 
     # -- publishing -------------------------------------------------------------
     def _message(self, body: Any, **properties: Any) -> aio_pika.Message:
@@ -224,7 +278,7 @@ class Broker:
 
     async def _consume_once(self, spec: ConsumerSpec, queue_name: str, handle: Handler) -> None:
         """Until the connection drops (the iterator then ends, and the caller reconnects)."""
-        async with await aio_pika.connect(self.url, timeout=10) as connection:
+        async with await self._connect() as connection:
             channel = await connection.channel(publisher_confirms=True)
             await channel.set_qos(prefetch_count=spec.prefetch)
             queue = await channel.get_queue(queue_name, ensure=False)
@@ -282,7 +336,7 @@ class Broker:
         """Every replica gets every tick, on an exclusive queue of its own; until cancelled."""
         while True:
             try:
-                async with await aio_pika.connect(self.url, timeout=10) as connection:
+                async with await self._connect() as connection:
                     channel = await connection.channel()
                     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
                     await queue.bind(self.name("prices"))
@@ -297,7 +351,7 @@ class Broker:
 
     async def call(self, exchange: str, routing_key: str, body: dict[str, Any], timeout: float) -> Any:
         """Request and reply: publish with a reply queue of its own, wait for the answer."""
-        async with await aio_pika.connect(self.url, timeout=10) as connection:
+        async with await self._connect() as connection:
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             correlation_id = uuid.uuid4().hex
