@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test unit bench verify topology clean
+.PHONY: up test unit bench verify topology ha ha-stop chaos clean
 
 # The Python SDK (clients/python) is a distribution of its own; the tests and the CLI verbs use it.
 $(BIN)/tickerdesk: pyproject.toml clients/python/pyproject.toml
@@ -40,6 +40,19 @@ $(BIN)/supervisord: $(BIN)/tickerdesk
 
 topology: $(BIN)/supervisord
 	deploy/topology.sh start
+
+# High availability (README, "High availability"): Redis with Sentinel, a RabbitMQ cluster and
+# pg_auto_failover (Debian's packages, installed where missing), then the topology on them.
+ha: $(BIN)/supervisord
+	deploy/ha.sh start
+
+ha-stop:
+	deploy/ha.sh stop
+
+# Kills each server of `make ha` under load (tests/chaos; not part of `make test`: minutes each).
+chaos: $(BIN)/supervisord
+	deploy/ha.sh servers
+	TICKERDESK_CHAOS=1 $(BIN)/python -m pytest tests/chaos -x -v -s
 
 verify: $(BIN)/tickerdesk
 	$(BIN)/tickerdesk verify

@@ -3,12 +3,18 @@
 Schema changes go through Alembic (SQLAlchemy types); queries go straight to
 asyncpg, because placement is one hand-written statement and every layer between
 it and the wire costs CPU on the hot path.
+
+A failover cluster (README, "High availability") is reached with a multi-host URL and
+`target_session_attrs=read-write`: asyncpg tries each host and keeps the primary. A
+pooled connection that dies with its primary is replaced on the next acquire, by a
+connection to whichever host is primary then.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 
@@ -27,7 +33,16 @@ def asyncpg_dsn(url: str) -> str:
 
 
 def sqlalchemy_url(url: str) -> str:
-    return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    """For Alembic. A multi-host URL (`user@h1:p1,h2:p2/db`, what a failover cluster is
+    given) becomes SQLAlchemy's form of it, `user@/db?host=h1:p1&host=h2:p2`."""
+    rest = url.split("://", 1)[1]
+    authority, _, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return "postgresql+asyncpg://" + rest
+    path, _, query = tail.partition("?")
+    params = "&".join(f"host={quote(h.strip(), safe=':[]')}" for h in hosts.split(",") if h.strip())
+    return f"postgresql+asyncpg://{userinfo}{at}/{path}?{params}" + (f"&{query}" if query else "")
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
