@@ -103,3 +103,24 @@ async def test_simulator_commands_are_calls_answered_by_the_core(scratch_databas
         await asyncio.gather(running, return_exceptions=True)
         await core_listener.close()
         await worker_listener.close()
+
+
+async def test_a_lost_listening_connection_ends_the_streams_and_is_made_again(two_processes, scratch_database):
+    core, worker, inbox = two_processes
+    _, pool = scratch_database
+    async with worker.subscribe("dave") as before:
+        # the server ends the worker's listening connection (a restart, a network cut)
+        assert await pool.fetchval("""SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                                       WHERE query LIKE 'LISTEN%' AND datname = current_database()""") == 1
+        await asyncio.wait_for(before.get(), 10)
+        assert before.overflowed  # what is sent meanwhile is lost to it: its client resumes from the inbox
+    for _ in range(50):  # until it listens again (a stream opened meanwhile is ended too)
+        async with worker.subscribe("dave") as after:
+            stored = await inbox.store([placed("dave", 1)])
+            await core.publish(stored)
+            got = await asyncio.wait_for(after.get(), 10)
+            if not after.overflowed:
+                assert got.seq == stored[0].seq
+                return
+        await asyncio.sleep(0.1)
+    pytest.fail("the hub did not listen again")

@@ -10,9 +10,10 @@ bytes or more: a larger notification travels as a pointer (its `seq`), and the w
 reads it from the inbox. Notifications are handled one at a time in arrival order, so a
 pointer cannot be overtaken by the next notification.
 
-If the listening connection drops, what was published meanwhile is lost to it: every
-stream open on the worker is then ended as if it had overflowed, and its client resumes
-from the inbox. Closing the hub ends them too, so a stopping worker stops at once.
+If the listening connection drops, what is published until it is back is lost to it:
+every stream open on the worker is ended as if it had overflowed, when it drops and
+again when it is back, and its client resumes from the inbox. Closing the hub ends them
+too, so a stopping worker stops at once.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class PgHub:
             if self._listener is None:
                 raise RuntimeError("this hub only publishes: it was given no listening connection")
             await self._listener.listen(CHANNEL, self._received)
-            self._listener.on_reconnect.append(self._missed)
+            self._listener.on_gap.append(self._missed)
             self._reader = asyncio.create_task(self._read(), name="pg-hub")
 
     def _received(self, payload: str) -> None:

@@ -4,7 +4,8 @@ Each process keeps one such connection however many channels it follows (the out
 the notification hub, the simulator's commands and answers). PostgreSQL delivers
 notifications in commit order; each channel's callback gets each payload in that order,
 on the event loop. If the connection drops, it is made again and every channel listened
-to again; `on_reconnect` callbacks are told, since what was sent meanwhile is lost.
+to again; `on_gap` callbacks are told when it drops and again when it is back, since
+what was sent in between is lost.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class PgListener:
         self._channels: dict[str, Callable[[str], None]] = {}
         self._reconnecting: asyncio.Task[None] | None = None
         self._closed = False
-        self.on_reconnect: list[Callable[[], None]] = []
+        self.on_gap: list[Callable[[], None]] = []
 
     @classmethod
     async def connect(cls, url: str) -> PgListener:
@@ -62,6 +63,14 @@ class PgListener:
     def _lost(self, _connection: object) -> None:
         if not self._closed and self._reconnecting is None:
             self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect(), name="pg-listener")
+            self._tell_gap()
+
+    def _tell_gap(self) -> None:
+        for callback in self.on_gap:
+            try:
+                callback()
+            except Exception:
+                log.exception("a handler of lost notifications failed")
 
     async def _reconnect(self) -> None:
         delay = 0.1
@@ -74,8 +83,7 @@ class PgListener:
                 delay = min(delay * 2, 2.0)
                 continue
             self._reconnecting = None
-            for callback in self.on_reconnect:
-                callback()
+            self._tell_gap()
             return
 
     async def close(self) -> None:
