@@ -70,8 +70,10 @@ async def test_the_default_run_with_the_mix_reports_every_figure_and_verify_pass
     assert notifications["p50_ms"] is not None and notifications["p99_ms"] >= notifications["p50_ms"]
     [mix] = measured(doc, "mix")
     assert mix["x_pgbench"] > 0
-    assert doc["fills"]["orders"] == 100 and doc["fills"]["executed"] == 100, doc["fills"]
+    assert doc["fills"]["orders"] == 100 and doc["fills"]["executed"] == 100 and doc["fills"]["error"] is None, \
+        doc["fills"]
     assert doc["fills"]["rate"] > 0
+    assert doc["websocket_reconnects"] >= 0  # streams the server ended (overflow) and the bench resumed
     assert doc["verify"]["clean"] is True, doc["verify"]
     assert await scratch_databases() == before  # the server's and pgbench's scratch databases are gone
 

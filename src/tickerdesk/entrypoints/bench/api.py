@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from tickerdesk.codec import dumps, loads
-from tickerdesk.entrypoints.bench.server import BenchError
+from tickerdesk.entrypoints.bench.server import BenchError, Refused
 from tickerdesk.entrypoints.http.auth import issue_token
 
 
@@ -51,7 +51,7 @@ class Api:
                 await asyncio.sleep(retry_after)
                 continue
             if status not in expect:
-                raise BenchError(f"{method} {path} answered {status}: {text[:300]}")
+                raise Refused(f"{method} {path} answered {status}: {text[:300]}", status)
             return loads(text) if text else None
         raise BenchError(f"{method} {path} stayed rate limited")
 
@@ -79,44 +79,71 @@ class Api:
 
 class Listener:
     """WebSockets at /notifications/ws for some users: when each trade.placed and
-    trade.executed arrived (CLOCK_MONOTONIC), and which trades of each symbol."""
+    trade.executed arrived (CLOCK_MONOTONIC), and which trades of each symbol. A stream
+    the server ends (a subscriber too far behind is closed by design) is resumed after
+    the last `seq` seen, as any client would; `reconnects` counts those."""
 
     def __init__(self, api: Api, base_url: str):
         self.api = api
-        self.base_url = base_url
+        self.url = base_url.replace("http", "ws", 1) + "/notifications/ws"
         self.placed_at: dict[str, float] = {}  # trade id -> first arrival
         self.executed_at: dict[str, float] = {}
         self.trades: dict[tuple[str, str], set[str]] = defaultdict(set)  # (type, symbol) -> trade ids
-        self._sockets: list[aiohttp.ClientWebSocketResponse] = []
-        self._readers: list[asyncio.Task[None]] = []
+        self.reconnects = 0
+        self._followers: list[asyncio.Task[None]] = []
 
     async def connect(self, users: Iterable[str]) -> None:
-        url = self.base_url.replace("http", "ws", 1) + "/notifications/ws"
+        """Follow each user's stream; returns once every one is subscribed."""
         for user in users:
-            try:
-                socket = await self.api.session.ws_connect(url, heartbeat=None)
-                await socket.send_str(dumps({"token": self.api.token(user)}))
-                first = loads((await socket.receive(timeout=10)).data)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-                raise BenchError(f"the notification WebSocket for {user} failed: {error!r}") from None
-            if first.get("type") != "connected":
-                raise BenchError(f"the notification WebSocket refused {user}: {first}")
-            self._sockets.append(socket)
-            self._readers.append(asyncio.create_task(self._read(socket)))
+            connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._followers.append(asyncio.create_task(self._follow(user, connected)))
+            await connected
 
-    async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in socket:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                break
-            now = time.monotonic()
-            event = loads(message.data)
-            kind, data = event.get("type"), event.get("data") or {}
-            if kind == "trade.placed":
-                self.placed_at.setdefault(data["tradeId"], now)
-            elif kind == "trade.executed":
-                self.executed_at.setdefault(data["tradeId"], now)
-            if kind in ("trade.placed", "trade.executed"):
-                self.trades[kind, data.get("stockSymbol", "")].add(data["tradeId"])
+    async def _open(self, user: str, after: int | None) -> aiohttp.ClientWebSocketResponse:
+        socket = await self.api.session.ws_connect(self.url + ("" if after is None else f"?after={after}"),
+                                                   heartbeat=None)
+        await socket.send_str(dumps({"token": self.api.token(user)}))
+        first = loads((await socket.receive(timeout=10)).data)
+        if not isinstance(first, dict) or first.get("type") != "connected":
+            await socket.close()
+            raise BenchError(f"the notification WebSocket refused {user}: {first}")
+        return socket
+
+    async def _follow(self, user: str, connected: asyncio.Future[None]) -> None:
+        last: int | None = None
+        while True:
+            try:
+                socket = await self._open(user, last)
+            except (aiohttp.ClientError, TimeoutError, ValueError, BenchError) as error:
+                if not connected.done():
+                    connected.set_exception(BenchError(f"the notification WebSocket for {user} failed: {error!r}"))
+                    return
+                await asyncio.sleep(0.1)  # the server is busy or restarting: try again
+                continue
+            if not connected.done():
+                connected.set_result(None)
+            try:
+                async for message in socket:
+                    if message.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    event = loads(message.data)
+                    if isinstance(event.get("seq"), int | Decimal):
+                        last = int(event["seq"])
+                    self._record(event, time.monotonic())
+            except aiohttp.ClientError:
+                pass
+            finally:
+                await socket.close()
+            self.reconnects += 1
+
+    def _record(self, event: dict[str, Any], now: float) -> None:
+        kind, data = event.get("type"), event.get("data") or {}
+        if kind == "trade.placed":
+            self.placed_at.setdefault(data["tradeId"], now)
+        elif kind == "trade.executed":
+            self.executed_at.setdefault(data["tradeId"], now)
+        if kind in ("trade.placed", "trade.executed"):
+            self.trades[kind, data.get("stockSymbol", "")].add(data["tradeId"])
 
     def count(self, kind: str, symbol: str) -> int:
         return len(self.trades[kind, symbol])
@@ -130,8 +157,6 @@ class Listener:
         return True
 
     async def close(self) -> None:
-        for socket in self._sockets:
-            await socket.close()
-        for reader in self._readers:
-            reader.cancel()
-        await asyncio.gather(*self._readers, return_exceptions=True)
+        for follower in self._followers:
+            follower.cancel()
+        await asyncio.gather(*self._followers, return_exceptions=True)

@@ -83,10 +83,12 @@ def as_json(report: Report) -> dict[str, Any]:
         "placements_x_floor": placements["x_floor"] if placements else None,
         "measurements": measurements,
         "fills": None if fills is None else {"orders": fills.orders, "executed": fills.executed,
-                                             "seconds": _round(fills.seconds, 3), "rate": _round(fills.rate, 1)},
+                                             "seconds": _round(fills.seconds, 3), "rate": _round(fills.rate, 1),
+                                             "error": fills.error},
         "soak": soak,
         "verify": None if report.verify is None else {"clean": report.verify.clean, "output": report.verify.output},
         "seconds": _round(report.seconds, 1),
+        "websocket_reconnects": report.websocket_reconnects,
         "server_log": report.server_log,
     }
 
@@ -137,7 +139,8 @@ def render(report: Report) -> Group:
         rate = "-" if f["rate"] is None else f"{f['rate']:,.0f}"
         lines.append(Text(f"fill path: {f['executed']:,} of {f['orders']:,} resting orders executed in "
                           f"{_ms(f['seconds'] and f['seconds'] * 1000)} ms after one price move: {rate} "
-                          "execution reports applied/s", style="" if f["executed"] == f["orders"] else "red"))
+                          "execution reports applied/s" + (f" (the price move: {f['error']})" if f["error"] else ""),
+                          style="" if f["executed"] == f["orders"] and not f["error"] else "red"))
     if s := doc["soak"]:
         lines.append(Text(f"deep book ({s['book_orders']:,} resting orders, price walk on): placement p99 "
                           f"{s['p99_ratio']}× and p50 {s['p50_ratio']}× the empty book's; server RSS "
@@ -148,6 +151,9 @@ def render(report: Report) -> Group:
                    False: ("tickerdesk verify: INVARIANTS BROKEN\n" + v["output"], "bold red"),
                    None: ("tickerdesk verify: " + v["output"], "yellow")}[v["clean"]]
         lines.append(Text(*verdict))
+    if report.websocket_reconnects:
+        lines.append(Text(f"the server ended {report.websocket_reconnects} notification stream(s) (a subscriber too "
+                          "far behind); the bench resumed them after the last seq seen", style="yellow"))
     if report.server_log:
         lines.append(Text("errors: the server's output ends with:\n" + report.server_log, style="yellow"))
     lines.append(Text(f"{doc['seconds']:.0f} s in all", style="dim"))

@@ -67,6 +67,7 @@ class Report:
     soak: Soak | None = None
     verify: Verdict | None = None
     seconds: float = 0.0
+    websocket_reconnects: int = 0  # streams the server ended, resumed by the bench's listeners
     server_log: str | None = None  # the end of the server's output, when a measurement had errors
 
 
@@ -74,8 +75,12 @@ def _machine() -> dict[str, object]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(terse=True)}
 
 
-async def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> Report:
+async def run(options: Options, say: Callable[[str], None] = lambda _: None) -> Report:
     started = time.monotonic()
+
+    def progress(line: str) -> None:
+        say(f"{time.monotonic() - started:5.1f} s  {line}")
+
     generator = choose(options.load_generator, options.load_processes)
     pgbench = None
     if options.pgbench_seconds > 0:
@@ -141,6 +146,7 @@ async def _measure(server: Server, generator: Generator, options: Options, repor
                 report.fills = await scenarios.fill_path(ctx, options.fills)
         finally:
             await listener.close()
+            report.websocket_reconnects = listener.reconnects
 
 
 async def _soak(ctx: Context, options: Options, report: Report, probe: dict[str, object]) -> None:

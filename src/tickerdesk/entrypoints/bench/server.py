@@ -31,6 +31,14 @@ class BenchError(Exception):
     """The bench cannot go on; the message says why (shown in one line)."""
 
 
+class Refused(BenchError):
+    """A set-up request the server answered with an unexpected status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
