@@ -91,7 +91,8 @@ def pg_state() -> str:
 def pg_primary_program() -> str:
     for line in pg_state().splitlines():
         cells = [c.strip() for c in line.split("|")]
-        if len(cells) >= 7 and cells[5] == "primary":
+        # The assigned state: a dead primary's reported one stays "primary" until it returns.
+        if len(cells) >= 7 and cells[6] in ("primary", "wait_primary", "single"):
             return f"pg-{cells[1]}"
     raise AssertionError(f"no PostgreSQL primary:\n{pg_state()}")
 
@@ -240,11 +241,16 @@ async def run_scenario(stack: Topology, name: str, chaos) -> dict:
         await asyncio.sleep(1.0)
         workers = [asyncio.create_task(load.user(session, u)) for u in users]
         kills: list[float] = []
-        await asyncio.sleep(3.0)
-        await chaos(lambda: kills.append(time.monotonic()))
-        await asyncio.sleep(5.0)
-        load.stop.set()
-        await asyncio.gather(*workers)
+        try:
+            await asyncio.sleep(3.0)
+            await chaos(lambda: kills.append(time.monotonic()))
+            await asyncio.sleep(5.0)
+        finally:
+            load.stop.set()
+            outcomes = await asyncio.gather(*workers, return_exceptions=True)
+        for outcome in outcomes:  # a request with no answer in 120 s fails the scenario
+            if isinstance(outcome, BaseException):
+                raise outcome
 
         async def trade(user: str, trade_id: str) -> dict:
             return (await load.request(session, user, "GET", f"/trade/{trade_id}"))[1]
