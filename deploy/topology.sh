@@ -107,9 +107,13 @@ prepare() {  # nginx (apt-get installs it), free ports, the servers and the data
     export TICKERDESK_HISTORY_DYNAMODB_ENDPOINT && mkdir -p "$RUN_DIR/dynalite/data"
     TICKERDESK_HISTORY_DYNAMODB_ENDPOINT=$(dynalite start) || die "dynalite did not start (scripts/dynalite.sh)"
   fi
-  # Each api replica makes the JWT secret when it is missing: three at once could make three.
-  [[ -n ${TICKERDESK_JWT_SECRET:-}${TICKERDESK_JWT_PUBLIC_KEY:-} || -s $TICKERDESK_DATA_DIR/jwt-secret ]] ||
-    "$TICKERDESK_BIN" token topology >/dev/null || die "could not create the JWT secret in $TICKERDESK_DATA_DIR"
+  # One JWT secret, made here before the replicas start (three making it at once could make three);
+  # `tickerdesk token` only reads it, so `tickerdesk token alice --data-dir ...` signs what they accept.
+  if [[ -z ${TICKERDESK_JWT_SECRET:-}${TICKERDESK_JWT_PUBLIC_KEY:-} && ! -s $TICKERDESK_DATA_DIR/jwt-secret ]]; then
+    mkdir -p "$TICKERDESK_DATA_DIR" &&
+      (umask 077 && "${TICKERDESK_PYTHON:-python}" -c 'import secrets; print(secrets.token_urlsafe(48))' \
+        >"$TICKERDESK_DATA_DIR/jwt-secret") || die "could not create the JWT secret in $TICKERDESK_DATA_DIR"
+  fi
 }
 
 cmd_start() {
