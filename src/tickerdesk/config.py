@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -31,9 +31,11 @@ class Settings(BaseSettings):
 
     price_walk_seconds: float = 1.0  # 0 turns the simulated random walk off
     price_walk_volatility: Decimal = Decimal("0.002")
-    # Ticks of the price feed (the bars of GET /stocks/{symbol}/bars) older than this are
-    # pruned by the writer; 0 keeps every tick.
-    price_tick_retention_days: int = Field(default=7, ge=0)
+    # One-minute bars of the price feed (what GET /stocks/{symbol}/bars reads) older than
+    # this are pruned by the writer; 0 keeps every bar. The name of the days when every
+    # tick was kept, TICKERDESK_PRICE_TICK_RETENTION_DAYS, is still read.
+    price_bar_retention_days: int = Field(default=30, ge=0, validation_alias=AliasChoices(
+        "price_bar_retention_days", "TICKERDESK_PRICE_BAR_RETENTION_DAYS", "TICKERDESK_PRICE_TICK_RETENTION_DAYS"))
     max_body_bytes: int = 16_384
 
     # Production topology (unset: in-process adapters, as `tickerdesk up` uses)

@@ -1,4 +1,5 @@
-"""The window a chart asks for: the grid, the defaults and the bounds (no database)."""
+"""The window a chart asks for: the grid, the defaults and the bounds (no database); and
+how long the one-minute bars behind every chart are kept."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tickerdesk.app.price_bars import GRID_ORIGIN, INTERVALS, MAX_BARS, bar_window
+from tickerdesk.config import Settings
 from tickerdesk.domain.errors import InvalidRequest
 
 NOW = datetime(2026, 11, 28, 17, 42, 13, 500_000, tzinfo=UTC)
@@ -17,6 +19,19 @@ def test_every_interval_has_a_grid_line_at_midnight_utc():
     for step in INTERVALS.values():
         assert timedelta(days=1) % step == timedelta(0)
     assert GRID_ORIGIN.time() == datetime.min.time() and GRID_ORIGIN.utcoffset() == timedelta(0)
+
+
+def test_every_window_is_made_of_whole_minutes_of_the_stored_grid():
+    """The store keeps one-minute bars on GRID_ORIGIN's grid (adapters/postgres/reads.py):
+    a longer bar is exact only if it and the window are whole minutes on that grid."""
+    assert GRID_ORIGIN.second == GRID_ORIGIN.microsecond == 0
+    for interval, step in INTERVALS.items():
+        assert step % MINUTE == timedelta(0)
+        for since, until in [(None, None), (NOW - timedelta(hours=7, seconds=3), NOW),
+                             (NOW - 3 * step, NOW + timedelta(microseconds=1))]:
+            window = bar_window(interval, since, until, NOW)
+            for line in (window.since, window.until):
+                assert (line - GRID_ORIGIN) % step == timedelta(0), (interval, since, until)
 
 
 def test_the_default_window_is_the_last_60_intervals_up_to_now():
@@ -62,3 +77,14 @@ def test_the_ends_of_time_are_windows_without_errors():
     end = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
     window = bar_window("1d", end - timedelta(days=3), end, NOW)  # no grid line after the last day
     assert window.until == datetime.max.replace(tzinfo=UTC)
+
+
+def test_one_minute_bars_are_kept_30_days_and_the_old_name_of_the_setting_still_counts(monkeypatch):
+    monkeypatch.delenv("TICKERDESK_PRICE_BAR_RETENTION_DAYS", raising=False)
+    monkeypatch.delenv("TICKERDESK_PRICE_TICK_RETENTION_DAYS", raising=False)
+    assert Settings().price_bar_retention_days == 30
+    assert Settings(price_bar_retention_days=2).price_bar_retention_days == 2
+    monkeypatch.setenv("TICKERDESK_PRICE_TICK_RETENTION_DAYS", "7")
+    assert Settings().price_bar_retention_days == 7
+    monkeypatch.setenv("TICKERDESK_PRICE_BAR_RETENTION_DAYS", "0")  # the new name wins
+    assert Settings().price_bar_retention_days == 0

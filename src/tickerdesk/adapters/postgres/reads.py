@@ -1,6 +1,7 @@
 """The read side of the books: every query filters by user first, and pages by a cursor.
 
-Also the price feed's writer (last prices and their ticks) and the bars read from them."""
+Also the price feed's writer (last prices, each folded into its one-minute bar) and the
+chart bars read from those."""
 
 from __future__ import annotations
 
@@ -18,46 +19,62 @@ from tickerdesk.domain.instruments import Instrument
 from tickerdesk.domain.money import plain
 from tickerdesk.domain.orders import Order
 
-# The last prices, and each as a tick at $3 (None: the statement's now()). Only symbols
-# the UPDATE matched get a tick, so an unknown symbol records nothing.
+# The minute of a tick at $3 (None: the statement's now()), on the grid of
+# app/price_bars.GRID_ORIGIN, which every chart interval shares.
+_MINUTE = "date_bin('1 minute', coalesce($3::timestamptz, now()), timestamptz '2000-01-01 00:00:00Z')"
+# The last prices, and each as a tick at $3 folded into its symbol's bar of that minute.
+# Only symbols the UPDATE matched get a tick, so an unknown symbol records nothing.
 _SAVED = """
     saved AS (
         UPDATE instruments i SET last_price = t.p, price_updated_at = coalesce($3::timestamptz, now())
         FROM unnest($1::text[], $2::numeric[]) AS t(s, p) WHERE i.symbol = t.s
         RETURNING i.symbol, t.p)"""
-_TICKS = """
-    INSERT INTO price_ticks (symbol, at, price)
-    SELECT symbol, coalesce($3::timestamptz, now()), p FROM saved
-    ON CONFLICT (symbol, at) DO UPDATE SET price = excluded.price"""
+# Two changes of a symbol may arrive out of time order (the walk's writes are spawned
+# tasks; the venue-sim's go through the broker): the tick's own time decides, so a late
+# earlier tick takes `open` and leaves `close` alone. Of two ticks stamped alike (the
+# same microsecond), both count and the later write's price is the one open or close shows.
+_TICKS = f"""
+    INSERT INTO price_bars_1m AS b (symbol, minute, open, high, low, close, ticks, first_at, last_at)
+    SELECT symbol, {_MINUTE}, p, p, p, p, 1, coalesce($3::timestamptz, now()), coalesce($3::timestamptz, now())
+    FROM saved
+    ON CONFLICT (symbol, minute) DO UPDATE SET
+        open = CASE WHEN excluded.first_at <= b.first_at THEN excluded.open ELSE b.open END,
+        close = CASE WHEN excluded.last_at >= b.last_at THEN excluded.close ELSE b.close END,
+        high = greatest(b.high, excluded.high), low = least(b.low, excluded.low), ticks = b.ticks + 1,
+        first_at = least(b.first_at, excluded.first_at), last_at = greatest(b.last_at, excluded.last_at)"""
 SAVE_PRICES = f"WITH {_SAVED} {_TICKS}"
-# The same, and up to $5 ticks older than $4 days deleted, found through the primary key
+# The same, and up to $5 bars older than $4 days deleted, found through the primary key
 # symbol by symbol (a short index range each, however large the table): no table scan.
+# Never the minute being written: a statement that both deletes and upserts one row does
+# only one of the two, and PostgreSQL does not say which.
 SAVE_PRICES_AND_PRUNE = f"""
     WITH pruned AS (
-        DELETE FROM price_ticks WHERE ctid = ANY(ARRAY(
-            SELECT ctid FROM price_ticks
+        DELETE FROM price_bars_1m WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM price_bars_1m
             WHERE symbol = ANY(ARRAY(SELECT symbol FROM instruments))
-              AND at < now() - make_interval(days => $4::int)
+              AND minute < now() - make_interval(days => $4::int) AND minute <> {_MINUTE}
             LIMIT $5::int))
         RETURNING 1),
     {_SAVED},
     ticked AS ({_TICKS} RETURNING 1)
     SELECT count(*) FROM pruned"""
-# Bars on a grid of $2 from $3 (date_bin). Open and close are the first and last tick by
-# time: the least and greatest [epoch, price] pair (the epoch is exact and unique per
-# symbol), so every aggregate streams in constant memory, with no sort inside a bar.
+# Bars on a grid of $2 from $3 (date_bin), from the one-minute bars in [$4, $5): the app
+# asks only for whole minutes on the same grid, so every minute falls in one bar whole.
+# Open and close are those of the first and last minute: the least and greatest
+# [epoch, price] pair, so every aggregate streams in constant memory, with no sort
+# inside a bar.
 BARS = """
-    SELECT date_bin($2::interval, at, $3::timestamptz) AS start,
-           (min(ARRAY[extract(epoch FROM at), price]))[2] AS open, max(price) AS high, min(price) AS low,
-           (max(ARRAY[extract(epoch FROM at), price]))[2] AS close, count(*)::int AS ticks
-    FROM price_ticks WHERE symbol = $1 AND at >= $4 AND at < $5
+    SELECT date_bin($2::interval, minute, $3::timestamptz) AS start,
+           (min(ARRAY[extract(epoch FROM minute), open]))[2] AS open, max(high) AS high, min(low) AS low,
+           (max(ARRAY[extract(epoch FROM minute), close]))[2] AS close, sum(ticks)::int AS ticks
+    FROM price_bars_1m WHERE symbol = $1 AND minute >= $4 AND minute < $5
     GROUP BY 1 ORDER BY 1"""
 
 
-class TickRetention:
-    """When the writer prunes expired ticks: at most every `every_seconds`, `batch` at a
-    time, sooner again while a batch comes back full (a backlog, e.g. after the retention
-    was shortened). `days` 0 keeps every tick."""
+class BarRetention:
+    """When the writer prunes expired one-minute bars: at most every `every_seconds`,
+    `batch` at a time, sooner again while a batch comes back full (a backlog, e.g. after
+    the retention was shortened). `days` 0 keeps every bar."""
 
     def __init__(self, days: int, every_seconds: float = 60.0, batch: int = 10_000):
         self.days, self.every_seconds, self.batch = days, every_seconds, batch
@@ -75,9 +92,9 @@ class TickRetention:
 
 
 class PgQueries:
-    def __init__(self, pool: asyncpg.Pool, *, tick_retention_days: int = 0):
+    def __init__(self, pool: asyncpg.Pool, *, bar_retention_days: int = 0):
         self.pool = pool
-        self.ticks = TickRetention(tick_retention_days)
+        self.retention = BarRetention(bar_retention_days)
 
     async def instruments(self) -> tuple[dict[str, Instrument], dict[str, Decimal]]:
         rows = await self.pool.fetch("SELECT symbol, name, lot_size, active, last_price FROM instruments")
@@ -87,14 +104,14 @@ class PgQueries:
         )
 
     async def save_prices(self, prices: dict[str, Decimal], at: datetime | None = None) -> None:
-        """The last prices and their ticks in one statement; now and then the same
-        statement also prunes a bounded batch of expired ticks (see TickRetention)."""
+        """The last prices, each folded into its minute's bar, in one statement; now and
+        then the same statement also prunes a bounded batch of expired bars (see BarRetention)."""
         if not prices:
             return
         saved = (list(prices), list(prices.values()), at)
-        if self.ticks.prune_due():
-            self.ticks.pruned(await self.pool.fetchval(SAVE_PRICES_AND_PRUNE, *saved, self.ticks.days,
-                                                       self.ticks.batch))
+        if self.retention.prune_due():
+            self.retention.pruned(await self.pool.fetchval(SAVE_PRICES_AND_PRUNE, *saved, self.retention.days,
+                                                           self.retention.batch))
         else:
             await self.pool.execute(SAVE_PRICES, *saved)
 
