@@ -40,7 +40,7 @@ class Options:
     secret: str | None = None  # its HS256 secret
     workers: int | None = None  # `tickerdesk up --workers`; None: up's default
     mix: str = "resting"  # or "realistic"
-    fills: int = 2000
+    fills: int = 1000
     soak: bool = False
     soak_orders: int = 100_000
     pgbench_seconds: float = 10

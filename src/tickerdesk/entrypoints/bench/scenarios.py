@@ -283,10 +283,12 @@ async def fill_path(ctx: Context, orders: int) -> Fills:
     placed = await ctx.generator.run(ctx.server.url, requests, {201}, ctx.concurrency)
     listener = ctx.listener
     expected = orders - placed.errors
+    ctx.progress(f"fill path: {placed.requests:,} placed in {placed.seconds:.1f} s; waiting for their trade.placed")
     await listener.until(lambda: listener.count("trade.placed", symbol) >= expected, 60)
     await ctx.settle()  # the venue has them too
     await asyncio.sleep(0.5)
     working = set(listener.trades["trade.placed", symbol])
+    ctx.progress(f"fill path: moving {symbol}'s price through {len(working):,} working orders")
     started, error = time.monotonic(), None
     try:
         await ctx.api.set_price(symbol, cents(price * Decimal("0.85")))
@@ -294,6 +296,7 @@ async def fill_path(ctx: Context, orders: int) -> Fills:
         if refused.status in (403, 404, 405):
             raise BenchError(f"{refused} (a deployment without the simulated venue: pass --fills 0)") from None
         error = str(refused)  # the move may have happened all the same: count what executes
+    ctx.progress(f"fill path: the price move answered after {time.monotonic() - started:.1f} s")
     executed = listener.trades["trade.executed", symbol]
     await listener.until(lambda: working <= executed, max(60.0, len(working) / 20))
     done = [listener.executed_at[t] for t in working & executed]
