@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -77,6 +80,28 @@ class Settings(BaseSettings):
     # metadata addresses are refused at registration and at delivery (app/outbound_policy.py).
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = []
 
+    # Notifications by email, Web Push and SMS (README, "Notifications").
+    public_url: str = "http://127.0.0.1:8000"  # where people open the web app: the links in emails
+    notification_secret: str | None = None  # signs unsubscribe links, keys code hashes; unset: kept in the data dir
+    notification_max_attempts: int = Field(default=8, ge=1)
+    notification_timeout_seconds: float = Field(default=10.0, gt=0)
+    notification_group_seconds: float = Field(default=3.0, ge=0)  # fills of one order this close: one email or SMS
+    smtp_host: str | None = None  # unset: emails are written to the log (development)
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"  # tls: implicit TLS (port 465)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "tickerdesk <notifications@localhost>"
+    vapid_private_key: str | None = None  # PEM (P-256); unset: generated once and kept in the data dir
+    vapid_subject: str = "mailto:notifications@localhost"  # a contact for push services' operators
+    # Push endpoints come from browsers: like webhooks, public addresses only, except these hosts.
+    push_allowed_hosts: Annotated[list[str], NoDecode] = []
+    sms_provider: Literal["log", "twilio"] = "log"  # log: SMS are written to the log (development)
+    sms_base_url: str = "https://api.twilio.com"  # any API with Twilio's message-create request
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_from: str | None = None  # the sending number, E.164
+
     metrics_port: int = 0  # relay, worker and venue-sim serve /metrics here when set
 
     # POST /dev/sign-in issues a (non-admin) token for any user id the web app's visitor names:
@@ -93,7 +118,7 @@ class Settings(BaseSettings):
         """Messages and `up`'s banner then name a directory that means the same from anywhere."""
         return value.expanduser().resolve()
 
-    @field_validator("webhook_allowed_hosts", mode="before")
+    @field_validator("webhook_allowed_hosts", "push_allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
@@ -128,3 +153,41 @@ def with_jwt_secret(settings: Settings, *, create: bool = True) -> Settings:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return settings.model_copy(update={"jwt_secret": path.read_text().strip()})
+
+
+def _kept(path: Path, make: Callable[[], str]) -> str:
+    """The text in `path`, made once (readable by its owner only). Processes that start
+    together (api replicas, workers) agree: the first link wins, the others read it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        draft.write_text(make())
+        draft.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        draft.unlink()
+    return path.read_text().strip()
+
+
+def new_vapid_key() -> str:
+    """A P-256 private key in PEM (PKCS#8): a VAPID key pair."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def with_notification_keys(settings: Settings, *, keep: bool = True) -> Settings:
+    """The configured notification secret and VAPID key, else the ones kept in the data
+    directory (made once, like the JWT secret), so every process of one data directory
+    signs and verifies alike. Without `keep`, missing ones are made for this process only."""
+    update: dict[str, str] = {}
+    if not settings.notification_secret:
+        make = lambda: secrets.token_urlsafe(48)  # noqa: E731
+        update["notification_secret"] = _kept(settings.data_dir / "notification-secret", make) if keep else make()
+    if not settings.vapid_private_key:
+        update["vapid_private_key"] = _kept(settings.data_dir / "vapid-private-key.pem", new_vapid_key) if keep \
+            else new_vapid_key()
+    return settings.model_copy(update=update) if update else settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import shlex
 import socket
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tickerdesk.config import Settings, SetupError, with_jwt_secret
+from tickerdesk.config import Settings, SetupError, with_jwt_secret, with_notification_keys
 from tickerdesk.entrypoints import trader_cli
 
 app = typer.Typer(help="tickerdesk: the backend of a retail stock brokerage.", no_args_is_help=True)
@@ -68,31 +69,48 @@ def up(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     data_dir: DataDir = None,
+    workers: Annotated[int, typer.Option(min=1, help="HTTP worker processes on the port, beside one core process "
+                                                     "(venue, relay, consumers); 1: everything in one process. "
+                                                     "Default: the cores this process may run on.")]
+    = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
 ) -> None:
-    """Run everything in one process: API, relay, simulated venue and price feed."""
+    """Run everything on this machine: API, relay, simulated venue and price feed."""
     import uvicorn
 
-    from tickerdesk.bootstrap import up_app
+    from tickerdesk.bootstrap import open_up_core, up_app, up_database, up_worker_app
+    from tickerdesk.entrypoints.supervisor import serve
     from tickerdesk.logs import configure
 
     with _expected():
         _check_port(host, port)
-    settings = with_jwt_secret(_settings(data_dir))
+    settings = with_notification_keys(with_jwt_secret(_settings(data_dir)))  # kept in the data directory
     if "dev_login" not in settings.model_fields_set:  # trying it out: the web app signs in by user id
         settings = settings.model_copy(update={"dev_login": True})
     # A person reads `up`'s output (the access log too): console text, unless TICKERDESK_LOG_JSON asks.
-    configure(settings.log_level, settings.log_json if "log_json" in settings.model_fields_set else False)
+    log_json = settings.log_json if "log_json" in settings.model_fields_set else False
+    configure(settings.log_level, log_json)
     # soft_wrap: a long data directory stays on one line, so the token commands can be copied
     data_dir_option = escape(f"--data-dir {shlex.quote(str(settings.data_dir))}")
     if not settings.database_url:
         console.print(f"[dim]starting the embedded PostgreSQL in {escape(str(settings.data_dir / 'pg'))}[/dim]",
                       soft_wrap=True)
-    api = up_app(settings, settings.data_dir)
+    if workers == 1:
+        api = up_app(settings, settings.data_dir)
+    else:
+        url, stop_database = up_database(settings, settings.data_dir)
     console.print(f"tickerdesk is serving on [bold]http://{host}:{port}[/bold] (OpenAPI: /docs)", soft_wrap=True)
     if settings.dev_login:
         console.print(f"  the web app:    http://{host}:{port}/ (sign in with any user id)", soft_wrap=True)
     console.print(f"  a token:        tickerdesk token alice {data_dir_option}", soft_wrap=True)
     console.print(f"  an admin token: tickerdesk token ops --admin {data_dir_option}", soft_wrap=True)
+    if workers > 1:
+        console.print(f"  [dim]{workers} HTTP workers and a core process (--workers 1: one process)[/dim]",
+                      soft_wrap=True)
+        with _expected():
+            code = serve(host=host, port=port, workers=workers, open_core=lambda: open_up_core(settings, url, workers),
+                         make_app=up_worker_app, log_level=settings.log_level, log_json=log_json,
+                         on_stopped=stop_database)
+        raise typer.Exit(code)
     # No `server: uvicorn` banner: it tells an attacker what to look up (and the rest of
     # the security headers come from entrypoints/http/security_headers.py).
     uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False, server_header=False)
@@ -134,7 +152,8 @@ def relay() -> None:
 @app.command()
 def worker(
     only: Annotated[list[str] | None, typer.Option("--only", help="venue-gateway, executions, notifier, "
-                                                                   "history, webhooks or webhook-sender; repeatable.")]
+                                                                   "history, webhooks, webhook-sender, notifications "
+                                                                   "or notification-sender; repeatable.")]
     = None,
 ) -> None:
     """Event consumers (all of them unless --only)."""
@@ -212,31 +231,71 @@ def verify(data_dir: DataDir = None) -> None:
 
 @app.command()
 def bench(
-    orders: Annotated[int, typer.Option(help="Requests per measurement.")] = 5000,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 64,
-    users: Annotated[int, typer.Option(help="Distinct users placing orders.")] = 200,
+    orders: Annotated[int, typer.Option(min=1, help="Requests per placement measurement (the floor and GET "
+                                                    "/balance: four times as many).")] = 5000,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once (and pgbench's clients, "
+                                                         "at most 64).")] = 64,
+    users: Annotated[int, typer.Option(min=1, help="Distinct users placing orders.")] = 200,
     server_url: Annotated[str, typer.Option(envvar="TICKERDESK_BENCH_SERVER_URL",
-                                            help="A PostgreSQL server to make a scratch database on.")]
+                                            help="A PostgreSQL server to make scratch databases on (and to run "
+                                                 "pgbench against).")]
     = "postgresql://postgres@127.0.0.1:5432/postgres",
     target: Annotated[str | None, typer.Option(help="A running deployment to measure instead, e.g. "
                                                     "http://127.0.0.1:8080 (tokens use its JWT secret).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Passed to `tickerdesk up --workers` (default: up's "
+                                                            "own).")] = None,
+    mix: Annotated[str, typer.Option(help="resting: resting limit buys only; realistic: also limit and market, "
+                                          "buy and sell, many symbols, cancels.")] = "resting",
+    fills: Annotated[int, typer.Option(min=0, help="Resting orders filled by one price move, to time the fill "
+                                                   "path (0: skip).")] = 1000,
+    soak: Annotated[bool, typer.Option("--soak", help="Deep book: placements on an empty book, then after "
+                                                      "--soak-orders resting orders, with the price walk on.")]
+    = False,
+    soak_orders: Annotated[int, typer.Option(min=1, help="Resting orders in the deep book.")] = 100_000,
+    pgbench_seconds: Annotated[float, typer.Option(min=0, help="How long pgbench -N runs (0: skip).")] = 10,
+    load_generator: Annotated[str, typer.Option(help="auto (wrk when installed), wrk or python.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
 ) -> None:
-    """Measure placements per second against a floor measured in the same run."""
-    from tickerdesk.entrypoints.bench import run
+    """Measure placements per second against pgbench -N and a floor, measured in the same run."""
+    import json
 
+    from tickerdesk.entrypoints.bench import BenchError, Options, run
+    from tickerdesk.entrypoints.bench.report import as_json as report_json
+    from tickerdesk.entrypoints.bench.report import render
+
+    if mix not in ("resting", "realistic"):
+        raise typer.BadParameter("choose resting or realistic", param_hint="--mix")
+    if load_generator not in ("auto", "wrk", "python"):
+        raise typer.BadParameter("choose auto, wrk or python", param_hint="--load-generator")
+    if workers is not None and target:
+        raise typer.BadParameter("--workers starts `tickerdesk up`; a --target runs already", param_hint="--workers")
+    up_workers = next((param for param in typer.main.get_command(app).commands["up"].params  # type: ignore[attr-defined]
+                       if "--workers" in param.opts), None)
+    if up_workers is None and workers is not None and workers > 1:
+        typer.echo("tickerdesk: `tickerdesk up` has no --workers option yet (one process only): "
+                   "run bench without --workers, or measure replicas with --target", err=True)
+        raise typer.Exit(2)
+    if up_workers is not None and workers is None and not target:  # up's own default, named in the report
+        workers = up_workers.default() if callable(up_workers.default) else up_workers.default
     with _expected():
         secret = with_jwt_secret(_settings(), create=False).jwt_secret if target else None
-    results = asyncio.run(run(server_url, orders, concurrency, users, target, secret))
-    floor = results[0].rate
-    where = target or "tickerdesk up (one process)"
-    table = Table(title=f"tickerdesk bench against {where}: {orders} requests each, {concurrency} in flight, "
-                        f"{users} users")
-    for column in ("measurement", "req/s", "x floor", "p50 ms", "p99 ms", "failures"):
-        table.add_column(column, justify="right" if column != "measurement" else "left")
-    for r in results:
-        table.add_row(r.name, f"{r.rate:,.0f}", f"{r.rate / floor:.2f}", f"{r.percentile(0.5):.1f}",
-                      f"{r.percentile(0.99):.1f}", str(r.failures))
-    console.print(table)
+    progress = Console(stderr=True)
+    options = Options(orders=orders, concurrency=concurrency, users=users, server_url=server_url, target=target,
+                      secret=secret, workers=workers if up_workers is not None else None, mix=mix, fills=fills,
+                      soak=soak, soak_orders=soak_orders, pgbench_seconds=pgbench_seconds,
+                      load_generator=load_generator)
+    try:
+        report = asyncio.run(run(options, lambda line: progress.print(f"[dim]{escape(line)}[/dim]",
+                                                                      soft_wrap=True)))
+    except (BenchError, RuntimeError) as error:
+        typer.echo(f"tickerdesk bench: {error}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(report_json(report), indent=2))
+    else:  # a table in a file or a pipe is read later, wider than 80 columns
+        (console if console.is_terminal else Console(width=150)).print(render(report))
+    if report.verify is not None and report.verify.clean is False:
+        raise typer.Exit(1)
 
 
 @trader_cli.history_app.command("rebuild")

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from tickerdesk.app.price_bars import INTERVALS
 from tickerdesk.domain.accounting import LedgerKind
 from tickerdesk.domain.events import USER_FACING, EventType
+from tickerdesk.domain.notifications import NOTIFIABLE, Channel
 from tickerdesk.domain.orders import OrderType, Side, Status, TimeInForce
 from tickerdesk.entrypoints.http.errors import STATUS
 
@@ -232,7 +233,9 @@ class Webhook(Shape):
 
 
 class NewWebhook(Webhook):
-    secret: str = Field(description="signs every delivery; shown only in this answer")
+    secret: str = Field(pattern="^whsec_[A-Za-z0-9+/]{32,}={0,2}$",
+                        description="`whsec_` and base64: the Standard Webhooks key that signs every delivery; "
+                                    "shown only in this answer")
 
 
 class WebhookList(Shape):
@@ -386,3 +389,84 @@ def answers(
     for refused, codes in by_status.items():
         documented[refused] = problem_response(refused, codes)
     return documented
+
+
+# -- notifications by email, Web Push and SMS ---------------------------------------------
+
+
+NotifiableType = Literal[tuple(str(t) for t in NOTIFIABLE)]  # type: ignore[valid-type]
+ChannelName = Literal[tuple(str(c) for c in Channel)]  # type: ignore[valid-type]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["22:00"])]
+
+
+class Contact(Shape):
+    address: str
+    verified: bool = Field(description="false until the code sent to it is confirmed; nothing else is sent to it "
+                                       "before")
+
+
+class Contacts(Shape):
+    email: Contact | None
+    phone: Contact | None
+
+
+class QuietHours(Shape):
+    """Push and SMS wait while these hours last (email does not interrupt, so it does not wait)."""
+
+    start: ClockTime
+    end: ClockTime = Field(description="before `start`: the quiet hours span midnight")
+    timeZone: str = Field(examples=["Europe/Paris"])
+
+
+class NotificationPreferences(Shape):
+    channels: dict[NotifiableType, list[ChannelName]] = Field(  # type: ignore[valid-type]
+        description="for each event type, the channels that tell you about it")
+    contacts: Contacts
+    pushSubscriptions: int = Field(description="how many browsers receive push notifications")
+    quietHours: QuietHours | None
+
+
+class ContactChange(Shape):
+    kind: Literal["email", "phone"]
+    address: str = Field(description="as stored: a phone number in E.164 form (+14155550123)")
+    verified: bool
+    codeExpiresAt: datetime | None = Field(description="when the code just sent expires; null when the address "
+                                                       "was verified already and nothing was sent")
+
+
+class PushSubscription(Shape):
+    subscriptionId: Id
+    endpoint: str
+    createdAt: datetime
+
+
+class PushSubscriptionList(Shape):
+    items: list[PushSubscription] = Field(description="oldest first")
+
+
+class PushKey(Shape):
+    publicKey: str = Field(description="the VAPID public key (base64url, uncompressed P-256): pass it as "
+                                       "`applicationServerKey` to PushManager.subscribe()")
+
+
+class NotificationDelivery(Shape):
+    """One message of one event on one channel (on push, to one browser)."""
+
+    deliveryId: int
+    eventId: Id
+    eventType: NotifiableType  # type: ignore[valid-type]
+    channel: ChannelName  # type: ignore[valid-type]
+    recipient: str = Field(description="the email address or phone number; the subscription id for push")
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    lastError: str | None
+    nextAttemptAt: datetime | None = Field(description="set while pending")
+    sentWith: int | None = Field(description="the delivery whose message also carried this one (fills of one "
+                                             "order close together are one email or SMS)")
+    createdAt: datetime
+    deliveredAt: datetime | None
+
+
+class NotificationDeliveryPage(Shape):
+    items: list[NotificationDelivery] = Field(description="newest first")
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null on the last one")
