@@ -135,3 +135,26 @@ async def test_sells_hold_shares_per_position_and_refuse_what_is_not_owned(store
     updates = [e for events in store.committed for e in events if isinstance(e, PortfolioUpdated)]
     assert sorted(e.position.held_quantity for e in updates if e.position.symbol == "MSFT") == list(range(3, 31, 3))
     assert all(not isinstance(e, BalanceUpdated) for events in store.committed for e in events)
+
+
+async def test_batches_of_two_processes_over_the_same_accounts_all_succeed(store, scratch_pool):
+    """Two stores (two workers of `up`) write concurrent batches over the same accounts, in
+    opposite orders: every placement succeeds and every hold is counted once. (A deadlock
+    between batches, which the ordered locks make unlikely and this does not force, would
+    send that batch's placements alone.)"""
+    clock = FixedClock()
+    users = [f"gc-two-{i:02d}" for i in range(30)]
+    for user in users:
+        await fund(user, LedgerKind.DEPOSIT, Decimal("100000"), None, commands=store, clock=clock)
+    other = PgCommandStore(scratch_pool, group_commit=True)
+    prices = MemoryPriceBook({"AAPL": Decimal("10"), "MSFT": Decimal("10")})
+    placements = []
+    for round_ in range(8):
+        order = users if round_ % 2 else list(reversed(users))
+        for i, user in enumerate(order):
+            placements.append(place_order(user, buy(1), None, commands=store if i % 2 else other,
+                                          instruments=INSTRUMENTS, prices=prices, clock=clock))
+    results = await asyncio.gather(*placements, return_exceptions=True)
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert await scratch_pool.fetchval("SELECT count(*) FROM trades WHERE user_id LIKE 'gc-two-%'") == 240
+    assert await verify(scratch_pool) == []

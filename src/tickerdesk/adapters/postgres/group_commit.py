@@ -63,7 +63,11 @@ new_trade AS (
 # Buys: the hold of each account is the sum of its placements' cash holds.
 BATCH_BUY = f"""
 WITH {_INPUT},
-want AS (SELECT user_id, sum(hold) AS total, max(created_at) AS at FROM input GROUP BY user_id),
+locked AS (  -- the accounts in one order, so two batches never wait for each other in a cycle
+    SELECT a.user_id FROM accounts a WHERE a.user_id IN (SELECT user_id FROM input) ORDER BY a.user_id FOR UPDATE
+),
+want AS (SELECT user_id, sum(hold) AS total, max(created_at) AS at FROM input JOIN locked USING (user_id)
+         GROUP BY user_id),
 held AS (
     UPDATE accounts a SET available = a.available - w.total, held = a.held + w.total, updated_at = w.at
     FROM want w WHERE a.user_id = w.user_id AND a.available >= w.total
@@ -94,7 +98,12 @@ SELECT n, available, held FROM ok"""
 # Sells: the hold of each position is the sum of its placements' quantities.
 BATCH_SELL = f"""
 WITH {_INPUT},
-want AS (SELECT user_id, symbol, sum(quantity) AS total, max(created_at) AS at FROM input GROUP BY user_id, symbol),
+locked AS (  -- the positions in one order, as for buys
+    SELECT p.user_id, p.symbol FROM positions p WHERE (p.user_id, p.symbol) IN (SELECT user_id, symbol FROM input)
+    ORDER BY p.user_id, p.symbol FOR UPDATE
+),
+want AS (SELECT user_id, symbol, sum(quantity) AS total, max(created_at) AS at
+         FROM input JOIN locked USING (user_id, symbol) GROUP BY user_id, symbol),
 held AS (
     UPDATE positions p SET held_quantity = p.held_quantity + w.total, updated_at = w.at
     FROM want w
@@ -145,11 +154,13 @@ Single = Callable[[NewOrder], Awaitable[Any]]
 
 async def write_batch(pool: asyncpg.Pool, side: Side, batch: list[NewOrder]) -> Written | None:
     """Write what the batch can hold in one statement; None when the statement failed
-    on a unique key (a retried placement) and nothing was written."""
+    on a unique key (a retried placement) or a deadlock, and nothing was written."""
     sql = BATCH_BUY if side is Side.BUY else BATCH_SELL
     try:
         rows = await pool.fetch(sql, *_columns(batch))
-    except asyncpg.UniqueViolationError:
+    except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+        # A retried key, or (rows locked in order make it unlikely) a deadlock with another batch:
+        # nothing was written, and each placement is then placed alone.
         return None
     if side is Side.BUY:
         return {r["n"] - 1: Balance(r["available"], r["held"]) for r in rows}
