@@ -9,6 +9,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -139,7 +140,20 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
+# A store that did not answer (a failover, a restart, no free connection): the request may or
+# may not have taken effect, so it is a 503 to retry, never a 500 that says nothing changed.
+UNREACHABLE = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+               asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, ConnectionError, TimeoutError)
+
+
 async def _unexpected(request: Request, error: Exception) -> ExactJSONResponse:
+    if isinstance(error, UNREACHABLE):
+        log.warning("a store did not answer", path=request.url.path, error=repr(error))
+        response = problem(503, "unavailable", "tickerdesk could not reach its database; whether this request "
+                           "took effect is unknown: retry it with the same Idempotency-Key (or clientOrderId), "
+                           "which answers the original if it did")
+        response.headers["Retry-After"] = "1"
+        return response
     log.exception("unhandled error", path=request.url.path)
     return problem(500, "internal_error", "an unexpected error occurred; nothing was changed")
 
