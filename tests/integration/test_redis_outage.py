@@ -209,3 +209,7 @@ async def test_an_api_replica_places_orders_with_redis_killed(server, scratch_da
     finally:
         await runtime.close()
         shutil.rmtree(settings.data_dir, ignore_errors=True)
+        from tests.e2e.topology import cleanup_broker
+
+        assert settings.amqp_url is not None
+        await cleanup_broker(settings.instance, settings.amqp_url)  # its queues and exchanges, which it declared
