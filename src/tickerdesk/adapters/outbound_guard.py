@@ -12,13 +12,15 @@ does not resolve those). Redirects are never followed by the sender.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Collection
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from tickerdesk.app.outbound_policy import refusal
+from tickerdesk.app.outbound_policy import allowed_host, refusal
 
 
 class RefusedDestination(OSError):
@@ -59,6 +61,32 @@ def guarded_session() -> aiohttp.ClientSession:
     (nor through a proxy from the environment, which would hide the destination)."""
     connector = aiohttp.TCPConnector(resolver=GuardedResolver(), socket_factory=guarded_socket)
     return aiohttp.ClientSession(connector=connector, trust_env=False)
+
+
+class GuardedSessions:
+    """The sessions of a sender to user-chosen URLs (webhooks, Web Push): a guarded one
+    for every host, and a plain one for the hosts configured as allowed (a local receiver
+    in tests). Made when first needed, remade if closed."""
+
+    def __init__(self, allowed_hosts: Collection[str] = (),
+                 session_factory: Callable[[], aiohttp.ClientSession] | None = None):
+        self.allowed_hosts = tuple(allowed_hosts)
+        self._session_factory = session_factory or guarded_session
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}  # allowed host? -> its session
+
+    def for_url(self, url: str) -> aiohttp.ClientSession:
+        allowed = allowed_host(urlsplit(url).hostname or "", self.allowed_hosts)
+        session = self._sessions.get(allowed)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(trust_env=False) if allowed else self._session_factory()
+            self._sessions[allowed] = session
+        return session
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            if not session.closed:
+                await session.close()
+        self._sessions.clear()
 
 
 def refused_destination(error: BaseException) -> RefusedDestination | None:

@@ -42,15 +42,13 @@ import random
 import time
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
 
-from tickerdesk.adapters.outbound_guard import guarded_session, refused_destination
+from tickerdesk.adapters.outbound_guard import GuardedSessions, refused_destination
 from tickerdesk.adapters.postgres.webhooks import DueDelivery, PgWebhooks
 from tickerdesk.adapters.webhook_signatures import legacy_sign, standard_headers
-from tickerdesk.app.outbound_policy import allowed_host
 from tickerdesk.codec import dumps
 
 log = structlog.get_logger(__name__)
@@ -92,10 +90,8 @@ class WebhookSender:
         self.max_attempts = max_attempts
         self.batch = batch
         self.concurrency = concurrency
-        self.allowed_hosts = tuple(allowed_hosts)
+        self._sessions = GuardedSessions(allowed_hosts, session_factory)
         self.clock = clock
-        self._session_factory = session_factory or guarded_session
-        self._sessions: dict[bool, aiohttp.ClientSession] = {}  # allowed host? -> its session
         self._wakeup = asyncio.Event()
 
     @property
@@ -106,19 +102,8 @@ class WebhookSender:
     def wake(self) -> None:
         self._wakeup.set()
 
-    def _client(self, url: str) -> aiohttp.ClientSession:
-        allowed = allowed_host(urlsplit(url).hostname or "", self.allowed_hosts)
-        session = self._sessions.get(allowed)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(trust_env=False) if allowed else self._session_factory()
-            self._sessions[allowed] = session
-        return session
-
     async def close(self) -> None:
-        for session in self._sessions.values():
-            if not session.closed:
-                await session.close()
-        self._sessions.clear()
+        await self._sessions.close()
 
     async def send_due(self) -> int:
         """Claim one batch of due deliveries and attempt each once; returns how many."""
@@ -174,7 +159,7 @@ class WebhookSender:
             "Tickerdesk-Signature": legacy_sign(delivery.secret, timestamp, body),
         }
         try:
-            async with self._client(delivery.url).post(
+            async with self._sessions.for_url(delivery.url).post(
                 delivery.url,
                 data=body,
                 headers=headers,

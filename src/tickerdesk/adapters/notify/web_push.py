@@ -26,8 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02  # type: ignore[import-untyped]
 from pywebpush import WebPusher, WebPushException  # type: ignore[import-untyped]
 
-from tickerdesk.adapters.outbound_guard import guarded_session, refused_destination
-from tickerdesk.app.outbound_policy import allowed_host
+from tickerdesk.adapters.outbound_guard import GuardedSessions, refused_destination
 from tickerdesk.app.ports import DeliveryFailed, PushTarget
 
 VAPID_LIFETIME_SECONDS = 12 * 3600
@@ -53,27 +52,14 @@ class WebPush:
         self._public_key = public_key_of(self.vapid)
         self.subject = subject
         self.timeout_seconds = timeout_seconds
-        self.allowed_hosts = tuple(allowed_hosts)
-        self._session_factory = session_factory or guarded_session
-        self._sessions: dict[bool, aiohttp.ClientSession] = {}
+        self._sessions = GuardedSessions(allowed_hosts, session_factory)
 
     @property
     def public_key(self) -> str:
         return self._public_key
 
-    def _client(self, url: str) -> aiohttp.ClientSession:
-        allowed = allowed_host(urlsplit(url).hostname or "", self.allowed_hosts)
-        session = self._sessions.get(allowed)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(trust_env=False) if allowed else self._session_factory()
-            self._sessions[allowed] = session
-        return session
-
     async def close(self) -> None:
-        for session in self._sessions.values():
-            if not session.closed:
-                await session.close()
-        self._sessions.clear()
+        await self._sessions.close()
 
     def request(self, target: PushTarget, payload: bytes, *, ttl_seconds: int, urgency: str,
                 topic: str | None) -> tuple[bytes, dict[str, str]]:
@@ -97,7 +83,7 @@ class WebPush:
                    topic: str | None) -> None:
         body, headers = self.request(target, payload, ttl_seconds=ttl_seconds, urgency=urgency, topic=topic)
         try:
-            async with self._client(target.endpoint).post(
+            async with self._sessions.for_url(target.endpoint).post(
                 target.endpoint, data=body, headers=headers, allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
             ) as response:
