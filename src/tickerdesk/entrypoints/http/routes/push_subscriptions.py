@@ -5,10 +5,8 @@ gone (404/410) is deleted by the sender."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import socket
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -16,9 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, field_validator
 
-from tickerdesk.app.outbound_policy import allowed_host, refusal
+from tickerdesk.app.outbound_policy import allowed_host
 from tickerdesk.domain.errors import InvalidRequest, NotFound
 from tickerdesk.entrypoints.http.auth import Principal
+from tickerdesk.entrypoints.http.destinations import inside_network, url_parts
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
 from tickerdesk.entrypoints.http.refusals import UnsafePushEndpoint
@@ -28,7 +27,6 @@ from tickerdesk.entrypoints.http.schemas import Strict
 
 router = APIRouter(tags=["notifications"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
-RESOLVE_SECONDS = 3.0
 
 
 def _decoded(value: str) -> bytes:
@@ -70,13 +68,7 @@ class PushSubscriptionIn(Strict):
     @field_validator("endpoint")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-            raise ValueError("must not contain whitespace or control characters")
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises on a malformed port
-        except ValueError:
-            raise ValueError("must be a valid URL") from None
+        parts = url_parts(value)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an https:// URL with a host")
         return value
@@ -86,21 +78,12 @@ async def _refuse_inside(endpoint: str, allowed_hosts: list[str]) -> None:
     """Like a webhook URL: a push service is on the internet, never inside the network.
     The sender checks again at every delivery (adapters/outbound_guard.py)."""
     parts = urlsplit(endpoint)
-    host = parts.hostname or ""
-    if allowed_host(host, allowed_hosts):
+    if allowed_host(parts.hostname or "", allowed_hosts):
         return
     if parts.scheme.lower() != "https":
         raise UnsafePushEndpoint("endpoint: push services are reached over https only")
-    try:
-        infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(host, parts.port, type=socket.SOCK_STREAM), RESOLVE_SECONDS)
-    except (OSError, UnicodeError, ValueError, TimeoutError):
-        return  # not resolvable now: the sender's guard decides at delivery
-    for *_, address in infos:
-        reason = refusal(str(address[0]))
-        if reason is not None:
-            named = "" if host == address[0] else f"{host} resolves to {address[0]}; "
-            raise UnsafePushEndpoint(f"endpoint: {named}{reason}; push goes to public addresses only")
+    if (inside := await inside_network(endpoint, allowed_hosts)) is not None:
+        raise UnsafePushEndpoint(f"endpoint: {inside}; push goes to public addresses only")
 
 
 @router.get("/notifications/push-key", responses=answers(200, PushKey))

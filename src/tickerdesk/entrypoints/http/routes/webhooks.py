@@ -6,19 +6,16 @@ tickerdesk.adapters.webhook_signatures for the scheme)."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Iterable
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field, field_validator
 
-from tickerdesk.app.outbound_policy import allowed_host, refusal
 from tickerdesk.domain.errors import InvalidRequest, NotFound
 from tickerdesk.domain.events import USER_FACING
 from tickerdesk.entrypoints.http.auth import Principal
+from tickerdesk.entrypoints.http.destinations import inside_network, url_parts
 from tickerdesk.entrypoints.http.inputs import MAX_BIGINT
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse, parse_model
 from tickerdesk.entrypoints.http.limits import rate_limited
@@ -31,7 +28,6 @@ router = APIRouter(tags=["webhooks"])
 User = Annotated[Principal, Depends(rate_limited("read"))]
 Limit = Annotated[int, Query(ge=1, le=500)]
 MAX_URL = 2048
-RESOLVE_SECONDS = 3.0
 EVENT_TYPES = sorted(USER_FACING)
 
 
@@ -42,13 +38,7 @@ class WebhookIn(Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-            raise ValueError("must not contain whitespace or control characters")
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises on a malformed port
-        except ValueError:
-            raise ValueError("must be a valid URL") from None
+        parts = url_parts(value)
         if parts.scheme.lower() not in ("http", "https"):
             raise ValueError("must be an http:// or https:// URL")
         if not parts.hostname:
@@ -67,26 +57,9 @@ class WebhookIn(Strict):
 
 
 async def refuse_inside(url: str, allowed_hosts: Iterable[str]) -> None:
-    """Refuse a URL whose host is, or now resolves to, an address inside the network.
-
-    This is the early, clear answer; the sender checks again at every delivery after
-    its own resolution (a name can change what it points to), so a name that does not
-    resolve now is accepted here rather than guessed about."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if allowed_host(host, allowed_hosts):
-        return
-    try:
-        infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(host, parts.port, type=socket.SOCK_STREAM), RESOLVE_SECONDS
-        )
-    except (OSError, UnicodeError, ValueError, TimeoutError):  # no such name (yet), or not a name at all
-        return
-    for *_, address in infos:
-        reason = refusal(str(address[0]))
-        if reason is not None:
-            named = "" if host == address[0] else f"{host} resolves to {address[0]}; "
-            raise UnsafeWebhookUrl(f"url: {named}{reason}; webhooks are sent to public addresses only")
+    """Refuse a URL whose host is, or now resolves to, an address inside the network."""
+    if (inside := await inside_network(url, allowed_hosts)) is not None:
+        raise UnsafeWebhookUrl(f"url: {inside}; webhooks are sent to public addresses only")
 
 
 @router.post("/webhooks", status_code=201, openapi_extra=json_body(WebhookIn),
