@@ -13,7 +13,8 @@ REQUESTS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 PLACEMENTS = Counter("tickerdesk_placements_total", "Orders placed", ["side", "type"])
-CACHE_READS = Counter("tickerdesk_cache_reads_total", "Reads of a cached view (balance, portfolio): hit or miss",
+CACHE_READS = Counter("tickerdesk_cache_reads_total",
+                      "Reads of a cached view (balance, portfolio): hit, miss, or bypass (Cache-Control: no-cache)",
                       ["view", "result"])
 OPEN_STREAMS = Gauge("tickerdesk_open_streams", "Open notification connections", ["kind"])
 OUTBOX_LAG = Histogram("tickerdesk_outbox_lag_seconds", "Event age when the relay published it",

@@ -24,3 +24,25 @@ async def test_a_second_read_is_a_hit_and_a_change_makes_the_next_a_miss(client,
     misses = await cache_reads(client, "balance", "miss")
     await alice.balance()
     assert await cache_reads(client, "balance", "miss") == misses + 1
+
+
+
+async def test_cache_control_no_cache_reads_the_database_past_a_stored_value(client, trader, runtime):
+    """A stored balance the database does not agree with (planted here; in life, a
+    value an operator doubts) is what plain reads get; a `no-cache` read gets the
+    database's, counts as a bypass, and stores it for the reads after."""
+    alice = await trader(1000)
+    cache = runtime.services.cache
+    truth = (await client.get("/balance", headers=alice.headers)).json()
+    stale = {**truth, "availableBalance": "1.00", "totalBalance": "1.00"}
+    await cache.put("balance", alice.user_id, stale, version=await cache.version(alice.user_id))
+    assert (await client.get("/balance", headers=alice.headers)).json() == stale
+    bypasses = await cache_reads(client, "balance", "bypass")
+    fresh = await client.get("/balance", headers={**alice.headers, "Cache-Control": "no-cache"})
+    assert fresh.status_code == 200 and fresh.json() == truth
+    assert await cache_reads(client, "balance", "bypass") == bypasses + 1
+    assert (await client.get("/balance", headers=alice.headers)).json() == truth
+    bypasses = await cache_reads(client, "portfolio", "bypass")
+    portfolio = await client.get("/portfolio", headers={**alice.headers, "Cache-Control": "no-cache"})
+    assert portfolio.status_code == 200 and portfolio.json()["holdings"] == []
+    assert await cache_reads(client, "portfolio", "bypass") == bypasses + 1

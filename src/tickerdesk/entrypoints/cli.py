@@ -231,8 +231,8 @@ def verify(data_dir: DataDir = None) -> None:
 
 @app.command()
 def bench(
-    orders: Annotated[int, typer.Option(min=1, help="Requests per placement measurement (the floor and GET "
-                                                    "/balance: four times as many).")] = 5000,
+    orders: Annotated[int, typer.Option(min=1, help="Requests per placement measurement (the floor and each "
+                                                    "read, cached and not: four times as many).")] = 5000,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once (and pgbench's clients, "
                                                          "at most 64).")] = 64,
     users: Annotated[int, typer.Option(min=1, help="Distinct users placing orders.")] = 200,

@@ -43,6 +43,7 @@ class Request:
     path: str
     token: str | None = None
     body: Any = None  # JSON
+    no_cache: bool = False  # Cache-Control: no-cache: the server reads PostgreSQL, not its cache
 
     def raw(self, host: str, prefix: str = "", request_id: str | None = None) -> bytes:
         head = [f"{self.method} {prefix}{self.path} HTTP/1.1", f"Host: {host}"]
@@ -50,6 +51,8 @@ class Request:
             head.append(f"X-Request-ID: {request_id}")
         if self.token:
             head.append(f"Authorization: Bearer {self.token}")
+        if self.no_cache:
+            head.append("Cache-Control: no-cache")
         payload = b""
         if self.body is not None:
             payload = dumps(self.body).encode()

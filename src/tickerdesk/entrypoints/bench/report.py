@@ -67,6 +67,10 @@ def as_json(report: Report) -> dict[str, Any]:
                 "server_rss_mb_after": _round(report.soak.rss_mb_after, 1)}
     p = report.pgbench
     fills = report.fills
+    rates = {m["name"]: m["rate"] for m in measurements}
+    cache = {path: _round(rates[f"GET {path}"] / rates[f"GET {path}, no-cache"])
+             for path in ("/balance", "/portfolio")
+             if rates.get(f"GET {path}") and rates.get(f"GET {path}, no-cache")}
     return {
         "bench": "tickerdesk",
         "where": report.where,
@@ -82,6 +86,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "placements_x_pgbench": placements["x_pgbench"] if placements else None,
         "placements_x_floor": placements["x_floor"] if placements else None,
         "measurements": measurements,
+        "cached_x_uncached": cache or None,  # each read's rate from the cache over its rate past it
         "fills": None if fills is None else {"orders": fills.orders, "executed": fills.executed,
                                              "seconds": _round(fills.seconds, 3), "rate": _round(fills.rate, 1),
                                              "error": fills.error},
@@ -135,6 +140,9 @@ def render(report: Report) -> Group:
                               f"p50 {_ms(n['p50_ms'])} ms, p99 {_ms(n['p99_ms'])} ms ({n['samples']} samples"
                               + (f", {n['missing']} missing)" if n["missing"] else ")"),
                               style="red" if n["missing"] else ""))
+    if c := doc["cached_x_uncached"]:
+        lines.append(Text("served from the cache: " + ", ".join(f"GET {path} {x}× its rate past the cache"
+                                                                for path, x in c.items())))
     if f := doc["fills"]:
         rate = "-" if f["rate"] is None else f"{f['rate']:,.0f}"
         lines.append(Text(f"fill path: {f['executed']:,} of {f['orders']:,} resting orders executed in "

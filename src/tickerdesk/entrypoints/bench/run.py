@@ -1,9 +1,10 @@
 """One bench run, in order: PostgreSQL's price (`pgbench -N`), then tickerdesk's.
 
 Default: a no-op request (`GET /healthz`, the floor of the HTTP stack here), `GET
-/balance`, resting limit buys (`POST /trade/place`) with the notification probe, the
-realistic mix when asked, and the fill path. `--soak`: placements on an empty book,
-then a deep one, with the price walk on. Then `tickerdesk verify`.
+/balance` and `GET /portfolio` from the cache and past it, resting limit buys (`POST
+/trade/place`) with the notification probe, the realistic mix when asked, and the fill
+path. `--soak`: placements on an empty book, then a deep one, with the price walk on.
+Then `tickerdesk verify`.
 """
 
 from __future__ import annotations
@@ -135,7 +136,10 @@ async def _measure(server: Server, generator: Generator, options: Options, repor
             if options.soak:
                 await _soak(ctx, options, report, probe)
                 return
-            await ctx.measure("GET /balance", "read", scenarios.balances(ctx, reads), {200})
+            for path in ("/balance", "/portfolio"):  # from the cache, then past it (Cache-Control: no-cache)
+                await ctx.measure(f"GET {path}", "read", scenarios.reads(ctx, path, reads), {200})
+                await ctx.measure(f"GET {path}, no-cache", "uncached", scenarios.reads(ctx, path, reads, True),
+                                  {200})
             await ctx.measure("POST /trade/place", "placement",
                               scenarios.resting_placements(ctx, options.orders), {201}, probe=probe)
             if options.mix == "realistic":

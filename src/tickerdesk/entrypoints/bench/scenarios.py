@@ -151,8 +151,9 @@ def healthz(n: int) -> list[Request]:
     return [Request("GET", "/healthz")] * n
 
 
-def balances(ctx: Context, n: int) -> list[Request]:
-    return [Request("GET", "/balance", ctx.token(ctx.users[i % len(ctx.users)])) for i in range(n)]
+def reads(ctx: Context, path: str, n: int, no_cache: bool = False) -> list[Request]:
+    """`GET path` (/balance, /portfolio) for each user in turn; with `no_cache`, past the cache."""
+    return [Request("GET", path, ctx.token(ctx.users[i % len(ctx.users)]), no_cache=no_cache) for i in range(n)]
 
 
 def placement_symbol(ctx: Context) -> tuple[str, Decimal]:
