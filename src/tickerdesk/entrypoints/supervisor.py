@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from tickerdesk.entrypoints import collector
 from tickerdesk.logs import configure
 from tickerdesk.metrics import UP_WORKER
 
@@ -97,6 +98,7 @@ async def _supervise(sockets: list[socket.socket], open_core: Callable[[], Await
     ended = asyncio.Event()
     try:
         await core.start()
+        collector.settle_after_start()
         spawn = multiprocessing.get_context("spawn")
         for index, sock in enumerate(sockets, 1):
             if stopping.is_set():

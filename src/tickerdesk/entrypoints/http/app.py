@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 from tickerdesk import __version__
 from tickerdesk.app.services import Services
 from tickerdesk.config import Settings
+from tickerdesk.entrypoints import collector
 from tickerdesk.entrypoints.http import asyncapi, docs, errors, openapi
 from tickerdesk.entrypoints.http.auth import TokenVerifier
 from tickerdesk.entrypoints.http.inputs import refuse_unstorable_parameters
@@ -68,6 +69,7 @@ def create_app(
         opened = await open_process()
         await opened.start()
         app.state.services = opened.services
+        collector.settle_after_start()
         try:
             yield
         finally:
