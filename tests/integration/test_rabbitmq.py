@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 
 from tickerdesk.adapters.postgres.outbox import OutboxRelay
-from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker
+from tickerdesk.adapters.rabbitmq.broker import CONSUMERS, Broker, shard_of
 from tickerdesk.domain.errors import InvalidRequest
 
 AMQP_URL = os.environ.get("TICKERDESK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -135,6 +135,55 @@ async def test_an_ordered_consumer_retries_in_place_and_keeps_the_order(broker):
     await consume_until(broker, spec, handler, done)
     assert seen == [0, 1, 2, 3, 4]
     assert failures[0] == 2
+
+
+async def test_an_outage_delays_a_message_but_never_dead_letters_it(broker):
+    """A failover that outlasts the retries (the database or a broker node away) must not
+    park a good message: an order would never reach the venue. Ordered and competing
+    consumers alike retry it until the outage passes."""
+    sent = event("trade.placed")  # bound to both consumers below
+    await broker.publish_events([sent])
+    for name in ("notifier", "history"):
+        spec = replace(CONSUMERS[name], max_attempts=2)
+        calls, handled, done = [], [], asyncio.Event()
+
+        async def handler(body, calls=calls, handled=handled, done=done):
+            calls.append(1)
+            if len(calls) <= 3:
+                raise ConnectionError("database away")
+            handled.append(body["id"])
+            done.set()
+
+        await consume_until(broker, spec, handler, done)
+        assert handled == [sent["id"]], name
+        queue = f"{name}.{shard_of('u1', broker.shards)}" if spec.sharded else name
+        assert await queue_messages(broker, f"{queue}.dead") == []
+
+
+async def test_a_consumer_the_broker_cancels_consumes_again(broker):
+    """RabbitMQ can cancel a consumer on a live connection (basic.cancel: its queue was
+    deleted, or a quorum queue lost the replica it consumed from); the consumer must
+    notice and consume again, not wait on a silent channel forever."""
+    seen, first_seen, done = [], asyncio.Event(), asyncio.Event()
+
+    async def handler(body):
+        seen.append(body["id"])
+        (first_seen if len(seen) == 1 else done).set()
+
+    task = asyncio.create_task(broker.consume(CONSUMERS["history"], handler))
+    try:
+        first, second = event(), event()
+        await broker.publish_events([first])
+        await asyncio.wait_for(first_seen.wait(), 15)
+        async with await aio_pika.connect(AMQP_URL) as connection:
+            await (await connection.channel()).queue_delete(broker.name("history"))  # the broker cancels
+        await broker.declare()
+        await broker.publish_events([second])
+        await asyncio.wait_for(done.wait(), 15)
+        assert seen == [first["id"], second["id"]]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_the_relay_publishes_committed_events_and_removes_them(broker, scratch_pool):

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
+import asyncpg
+import redis.exceptions
 import structlog
 
 from tickerdesk.codec import dumps, loads
@@ -51,6 +53,23 @@ Handler = Callable[[dict[str, Any]], Awaitable[None]]
 # cannot read. A consumer parks such a message in its dead-letter queue at once;
 # anything else (a database or network outage) is retried.
 PERMANENT: tuple[type[Exception], ...] = (DomainError,)
+
+
+# Errors that say a server did not answer (a broker node or the database dying, failing
+# over, timing out), not that the message is bad: they pass when the outage does, so
+# they never count toward dead-lettering (a failover of a few seconds must not park a
+# good order before it reaches the venue).
+OUTAGES: tuple[type[BaseException], ...] = (
+    OSError, TimeoutError, aio_pika.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError,
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.ReadOnlySQLTransactionError,
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+)
+
+
+def outage(error: BaseException) -> bool:
+    # An unroutable message (no queue bound) is the message's or the topology's fault.
+    return isinstance(error, OUTAGES) and not isinstance(error, aio_pika.exceptions.PublishError)
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,9 @@ CONSUMERS: dict[str, ConsumerSpec] = {
 
 
 CONNECT_TIMEOUT_SECONDS = 3.0  # per node, when there are others to try
+# A publisher confirm that has not come in this long will not: the connection is dropped
+# (the next publish reconnects) and the caller publishes again (consumers dedupe by id).
+PUBLISH_TIMEOUT_SECONDS = 15.0
 
 
 def cluster_urls(url: str, also: str = "") -> list[str]:
@@ -230,12 +252,15 @@ class Broker:
         )
 
     async def publish_events(self, events: list[dict[str, Any]]) -> None:
-        """Publish and wait until the broker confirms every one (it has them safely)."""
+        """Publish and wait until the broker confirms every one (it has them safely): a
+        nack, a lost connection or no confirm in time raises, and the relay keeps the
+        events in the outbox and publishes them again."""
         await self._publisher()
         exchange = self._exchanges["events"]
-        await asyncio.gather(*(
+        await self._confirmed(*(
             exchange.publish(self._message(e, message_id=str(e["id"])),
-                             routing_key=f"{e['type']}.{shard_of(e['userId'], self.shards)}")
+                             routing_key=f"{e['type']}.{shard_of(e['userId'], self.shards)}",
+                             timeout=PUBLISH_TIMEOUT_SECONDS)
             for e in events
         ))
 
@@ -246,18 +271,34 @@ class Broker:
 
     async def publish(self, exchange: str, routing_key: str, body: Any, **properties: Any) -> None:
         await self._publisher()
-        await self._exchanges[exchange].publish(self._message(body, **properties), routing_key=routing_key)
+        await self._confirmed(self._exchanges[exchange].publish(
+            self._message(body, **properties), routing_key=routing_key, timeout=PUBLISH_TIMEOUT_SECONDS))
 
     async def publish_reply(self, reply_to: str, correlation_id: str, body: Any) -> None:
         message = aio_pika.Message(dumps(body).encode(), content_type="application/json",
                                    correlation_id=correlation_id)
         channel = await self._publisher()
-        await channel.default_exchange.publish(message, routing_key=reply_to)
+        await self._confirmed(channel.default_exchange.publish(message, routing_key=reply_to,
+                                                               timeout=PUBLISH_TIMEOUT_SECONDS))
 
     async def publish_price_ticks(self, prices: dict[str, Any]) -> None:
         message = aio_pika.Message(dumps(prices).encode(), content_type="application/json")
         await self._publisher()
-        await self._exchanges["prices"].publish(message, routing_key="")
+        await self._confirmed(self._exchanges["prices"].publish(message, routing_key="",
+                                                                timeout=PUBLISH_TIMEOUT_SECONDS))
+
+    async def _confirmed(self, *publishes: Awaitable[Any]) -> None:
+        """Await the confirms. One that never came means a connection that stopped
+        answering without closing (a node gone silent): drop it, so that the next
+        publish reconnects to a live node instead of waiting on it again."""
+        try:
+            await asyncio.gather(*publishes)
+        except TimeoutError:
+            connection = self._connection
+            if connection is not None and not connection.is_closed:
+                log.warning("broker: no publisher confirm in time; reconnecting", node=_shown(self.url))
+                await connection.close()
+            raise
 
     # -- consuming --------------------------------------------------------------
     async def consume(self, spec: ConsumerSpec, handle: Handler) -> None:
@@ -277,59 +318,93 @@ class Broker:
             await asyncio.sleep(1.0)
 
     async def _consume_once(self, spec: ConsumerSpec, queue_name: str, handle: Handler) -> None:
-        """Until the connection drops (the iterator then ends, and the caller reconnects)."""
+        """Until the connection drops or the broker cancels the consumer (a quorum queue
+        whose replica went away may send basic.cancel on a live connection); the caller
+        then reconnects, to a live node, and the broker redelivers what was not acked."""
         async with await self._connect() as connection:
             channel = await connection.channel(publisher_confirms=True)
             await channel.set_qos(prefetch_count=spec.prefetch)
             queue = await channel.get_queue(queue_name, ensure=False)
-            default = channel.default_exchange
-            # One message at a time, in queue order; the prefetch keeps the pipe full.
-            async with queue.iterator() as messages:
-                async for message in messages:
-                    body = loads(message.body)
-                    if spec.ordered:
-                        await self._handle_in_place(queue_name, spec, handle, body, message, default)
-                    else:
-                        await self._handle_with_retry(queue_name, spec, handle, body, message, default)
+            cancelled = asyncio.Event()
 
-    async def _handle_in_place(self, queue_name, spec, handle, body, message, default) -> None:
-        attempt = 0
+            def on_cancel(_frame: object) -> None:
+                cancelled.set()
+
+            (await channel.get_underlay_channel()).on_consumer_cancel_callbacks.add(on_cancel)
+            consuming = asyncio.create_task(self._consume_messages(spec, queue_name, handle, channel, queue))
+            watching = asyncio.create_task(cancelled.wait())
+            try:
+                await asyncio.wait((consuming, watching), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (consuming, watching):
+                    task.cancel()
+                await asyncio.gather(consuming, watching, return_exceptions=True)
+            if cancelled.is_set():
+                log.warning("the broker cancelled the consumer; consuming again", queue=queue_name)
+                return
+            await consuming  # its error, if any, for the caller's log
+
+    async def _consume_messages(self, spec: ConsumerSpec, queue_name: str, handle: Handler,
+                                channel: aio_pika.abc.AbstractChannel, queue: aio_pika.abc.AbstractQueue) -> None:
+        default = channel.default_exchange
+        # One message at a time, in queue order; the prefetch keeps the pipe full.
+        async with queue.iterator() as messages:
+            async for message in messages:
+                body = loads(message.body)
+                if spec.ordered:
+                    await self._handle_in_place(queue_name, spec, handle, body, message, channel)
+                else:
+                    await self._handle_with_retry(queue_name, spec, handle, body, message, default)
+
+    async def _handle_in_place(self, queue_name, spec, handle, body, message, channel) -> None:
+        """Retry `handle` until it succeeds. Only `handle`'s own errors are retried here:
+        an ack that fails means the channel is gone, and the error goes to the caller,
+        which reconnects (the broker redelivers the message). A failure that is an
+        outage never counts toward dead-lettering."""
+        attempt = failures = 0
         while True:
             attempt += 1
             try:
                 await handle(body)
-                await message.ack()
-                return
             except PERMANENT as error:  # can never succeed: park it for an operator
-                await self._dead_letter(queue_name, body, message, default, error)
+                await self._dead_letter(queue_name, body, message, channel.default_exchange, error)
                 return
             except Exception as error:
-                if spec.max_attempts and attempt >= spec.max_attempts:
-                    await self._dead_letter(queue_name, body, message, default, error)
+                failures += not outage(error)
+                if spec.max_attempts and failures >= spec.max_attempts:
+                    await self._dead_letter(queue_name, body, message, channel.default_exchange, error)
                     return
+                if channel.is_closed:  # redelivered by now, perhaps to another worker: reconnect
+                    raise
                 log.warning("consumer failed; retrying in place", consumer=spec.name, attempt=attempt,
                             error=repr(error))
                 await asyncio.sleep(backoff(attempt, cap=5.0))
+                continue
+            await message.ack()
+            return
 
     async def _handle_with_retry(self, queue_name, spec, handle, body, message, default) -> None:
-        attempt = int((message.headers or {}).get("x-attempt", 0)) + 1
+        headers = message.headers or {}
+        attempt = int(headers.get("x-attempt", 0)) + 1  # every attempt: the back-off
+        failures = int(headers.get("x-failures", attempt - 1))  # those that were not outages
         try:
             await handle(body)
         except Exception as error:
-            if isinstance(error, PERMANENT) or attempt >= spec.max_attempts:
+            failures += not outage(error)
+            if isinstance(error, PERMANENT) or failures >= spec.max_attempts:
                 await self._dead_letter(queue_name, body, message, default, error)
             else:
                 log.warning("consumer failed; retrying later", consumer=spec.name, attempt=attempt,
                             error=repr(error))
-                retry = self._message(body, headers={"x-attempt": attempt},
-                                      expiration=backoff(attempt), message_id=message.message_id)
-                await default.publish(retry, routing_key=f"{queue_name}.retry")
+                retry = self._message(body, headers={"x-attempt": attempt, "x-failures": failures},
+                                      expiration=backoff(attempt, cap=5.0), message_id=message.message_id)
+                await default.publish(retry, routing_key=f"{queue_name}.retry", timeout=PUBLISH_TIMEOUT_SECONDS)
         await message.ack()
 
     async def _dead_letter(self, queue_name, body, message, default, error: Exception) -> None:
         log.error("message dead-lettered", queue=queue_name, error=repr(error))
         dead = self._message(body, headers={"x-error": repr(error)[:1000]}, message_id=message.message_id)
-        await default.publish(dead, routing_key=f"{queue_name}.dead")
+        await default.publish(dead, routing_key=f"{queue_name}.dead", timeout=PUBLISH_TIMEOUT_SECONDS)
         await message.ack()
 
     async def follow_prices(self, on_prices: Callable[[dict[str, Any]], None]) -> None:
