@@ -46,3 +46,29 @@ async def test_cache_control_no_cache_reads_the_database_past_a_stored_value(cli
     portfolio = await client.get("/portfolio", headers={**alice.headers, "Cache-Control": "no-cache"})
     assert portfolio.status_code == 200 and portfolio.json()["holdings"] == []
     assert await cache_reads(client, "portfolio", "bypass") == bypasses + 1
+
+
+async def test_a_hit_answered_in_front_of_the_framework_is_the_routes_answer(client, trader):
+    """The second read of each view is a hit answered by `cached_reads`: the same body
+    and headers (but the request id) as the route's own answer, and counted as a hit."""
+    alice = await trader(1000)
+    await alice.place(orderType="limit", limitPrice="100", quantity=2, timeInForce="gtc")
+    for view, path in (("balance", "/balance"), ("portfolio", "/portfolio")):
+        routed = await client.get(path, headers={**alice.headers, "Cache-Control": "no-cache"})
+        hits = await cache_reads(client, view, "hit")
+        cached = await client.get(path, headers=alice.headers)
+        assert await cache_reads(client, view, "hit") == hits + 1
+        assert cached.status_code == routed.status_code == 200
+        assert cached.content == routed.content
+        same = {k: v for k, v in routed.headers.items() if k not in ("x-request-id", "ratelimit-remaining")}
+        assert {k: v for k, v in cached.headers.items() if k in same} == same
+        assert set(cached.headers) == set(routed.headers)
+
+
+async def test_what_is_not_a_certain_hit_goes_to_the_route(client, trader):
+    alice = await trader(1000)
+    await alice.balance()  # cached now
+    unknown = await client.get("/balance", headers={"Authorization": "Bearer not-a-token"})
+    assert unknown.status_code == 401 and unknown.headers["content-type"] == "application/problem+json"
+    odd = await client.get("/balance", params={"x": "\x00"}, headers=alice.headers)
+    assert odd.status_code == 400

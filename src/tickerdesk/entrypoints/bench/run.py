@@ -162,8 +162,11 @@ async def _soak(ctx: Context, options: Options, report: Report, probe: dict[str,
     await ctx.measure(f"book: {options.soak_orders:,} orders", "book",
                       scenarios.deep_book(ctx, options.soak_orders), {201})
     await ctx.settle()  # the venue holds them all: now every tick walks a deep book
+    ctx.progress("waiting for the server to finish what the book's placements left behind (projections, "
+                 "notifications)")
+    waited = await scenarios.quiesce(ctx)
     time_for_ticks = 3.0
-    ctx.progress(f"letting the walk tick over the deep book for {time_for_ticks:g} s")
+    ctx.progress(f"idle after {waited:.0f} s; letting the walk tick over the deep book for {time_for_ticks:g} s")
     await asyncio.sleep(time_for_ticks)
     await ctx.measure("place, deep book", "placement", scenarios.resting_placements(ctx, options.orders),
                       {201}, probe=probe)

@@ -19,6 +19,7 @@ from tickerdesk.config import Settings
 from tickerdesk.entrypoints import collector
 from tickerdesk.entrypoints.http import asyncapi, docs, errors, openapi
 from tickerdesk.entrypoints.http.auth import TokenVerifier
+from tickerdesk.entrypoints.http.cached_reads import CachedReads
 from tickerdesk.entrypoints.http.inputs import refuse_unstorable_parameters
 from tickerdesk.entrypoints.http.jsonio import ExactJSONResponse
 from tickerdesk.entrypoints.http.middleware import RequestContext
@@ -104,6 +105,7 @@ def create_app(
     docs.install(app)
     asyncapi.install(app)
     openapi.install(app)
+    app.add_middleware(CachedReads, api=app)  # innermost of ours: behind the request id and headers
     app.add_middleware(RequestContext, access_log=settings.access_log)
     app.add_middleware(SecurityHeaders)
     return app

@@ -55,10 +55,16 @@ async def portfolio(request: Request, user: User) -> ExactJSONResponse:
     async def load() -> dict[str, Any]:
         return {"positions": [holding_view(p) for p in await services.queries.positions(user.user_id)]}
 
-    positions = (await cached(services, "portfolio", user.user_id, load, no_cache(request)))["positions"]
-    holdings = [position_view(position_from_view(p), services.prices.last(p["stockSymbol"])) for p in positions]
+    positions = await cached(services, "portfolio", user.user_id, load, no_cache(request))
+    return ExactJSONResponse(portfolio_body(services, user.user_id, positions))
+
+
+def portfolio_body(services: Services, user_id: str, positions: dict[str, Any]) -> dict[str, Any]:
+    """The cached positions valued at the current prices (also for `cached_reads`)."""
+    holdings = [position_view(position_from_view(p), services.prices.last(p["stockSymbol"]))
+                for p in positions["positions"]]
     total = plain(sum((h["marketValue"] for h in holdings if h["marketValue"] is not None), start=Decimal(0)))
-    return ExactJSONResponse({"userId": user.user_id, "holdings": holdings, "totalValue": total})
+    return {"userId": user_id, "holdings": holdings, "totalValue": total}
 
 
 def no_cache(request: Request) -> bool:
