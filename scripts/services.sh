@@ -24,8 +24,15 @@ if ! listening 6379 && command -v redis-server >/dev/null 2>&1; then
 fi
 
 if ! listening 5672 && command -v rabbitmq-server >/dev/null 2>&1; then
-  echo "starting RabbitMQ"
-  rabbitmq-server -detached || true
+  # A node that runs with its application stopped (a test run killed between the
+  # RabbitMQ-outage test's stop_app and its start_app) needs start_app, not a second node.
+  if timeout 30 rabbitmqctl -q ping >/dev/null 2>&1; then
+    echo "starting RabbitMQ's application (the node ran without it)"
+    timeout 120 rabbitmqctl start_app >/dev/null 2>&1 || true
+  else
+    echo "starting RabbitMQ"
+    rabbitmq-server -detached || true
+  fi
   wait_for 5672 60 || echo "RabbitMQ did not start"
 fi
 # nginx fronts the api replicas in the end-to-end topology tests and `make topology`.
