@@ -46,6 +46,13 @@ def _measurement(m: Measurement, floor: float | None, tps: float | None) -> dict
         "connection_errors": load.connection_errors,
         "server_cpu_seconds": _round(m.server_cpu_seconds),
         "load_generator_cpu_seconds": _round(load.cpu_seconds),
+        "machine_cpu_seconds": _round(m.machine_cpu_seconds),
+        # per request, in ms: what capacity planning multiplies (report: "CPU per request")
+        "server_cpu_ms_per_request": _round(1000 * m.server_cpu_seconds / load.requests, 3)
+        if m.server_cpu_seconds is not None and load.requests else None,
+        "other_cpu_ms_per_request": _round(
+            1000 * (m.machine_cpu_seconds - (m.server_cpu_seconds or 0) - load.cpu_seconds) / load.requests, 3)
+        if m.machine_cpu_seconds is not None and load.requests else None,
         "notifications": None if m.notifications is None else {
             "samples": m.notifications.samples, "missing": m.notifications.missing,
             "p50_ms": _round(m.notifications.p50_ms), "p99_ms": _round(m.notifications.p99_ms)},
@@ -102,15 +109,19 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _ms3(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def render(report: Report) -> Group:
     doc = as_json(report)
     o = report.options
     title = (f"tickerdesk bench against {report.where}: {o.orders:,} placements each, {o.concurrency} in flight, "
              f"{o.users} users; load from {report.generator}; {doc['machine']['cpus']} cores; latency in ms, "
-             "CPU in seconds")
+             "CPU in seconds, and per request in ms (other: the rest of the machine, mostly PostgreSQL)")
     table = Table(title=title)
     columns = ("measurement", "req/s", "× floor", "× pgbench", "p50", "p95", "p99", "errors", "server CPU",
-               "load CPU")
+               "load CPU", "server ms/req", "other ms/req")
     for column in columns:
         table.add_column(column, justify="left" if column == "measurement" else "right")
     for m in doc["measurements"]:
@@ -123,7 +134,8 @@ def render(report: Report) -> Group:
         table.add_row(m["name"], f"{m['rate']:,.0f}", "-" if m["x_floor"] is None else f"{m['x_floor']:.2f}",
                       "-" if m["x_pgbench"] is None else f"{m['x_pgbench']:.2f}", _ms(m["p50_ms"]),
                       _ms(m["p95_ms"]), _ms(m["p99_ms"]), errors, _ms(m["server_cpu_seconds"]),
-                      _ms(m["load_generator_cpu_seconds"]))
+                      _ms(m["load_generator_cpu_seconds"]), _ms3(m["server_cpu_ms_per_request"]),
+                      _ms3(m["other_cpu_ms_per_request"]))
     lines: list[Text] = []
     p = doc["pgbench"]
     if p is None:

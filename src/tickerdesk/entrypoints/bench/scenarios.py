@@ -21,7 +21,7 @@ from typing import Any
 
 from tickerdesk.entrypoints.bench.api import Api, Listener
 from tickerdesk.entrypoints.bench.load import Generator, Load, Request
-from tickerdesk.entrypoints.bench.server import BenchError, Refused, Server
+from tickerdesk.entrypoints.bench.server import BenchError, Refused, Server, machine_cpu_seconds
 
 CENT = Decimal("0.01")
 FUNDS = 10**9
@@ -52,6 +52,7 @@ class Measurement:
     kind: str  # floor, read, placement, mix, book
     load: Load
     server_cpu_seconds: float | None
+    machine_cpu_seconds: float | None = None  # every process of the machine, the server's included
     notifications: Notifications | None = None
 
 
@@ -89,7 +90,7 @@ class Context:
         """Run `requests` through the generator; with `probe` (an order), place it now and
         then from the probe users and time each one's notification meanwhile."""
         self.progress(f"{name}: {len(requests):,} requests, {self.concurrency} in flight")
-        cpu = self.server.cpu_seconds()
+        cpu, machine = self.server.cpu_seconds(), machine_cpu_seconds()
         stop = asyncio.Event()
         prober = asyncio.create_task(self._probe(probe, stop)) if probe else None
         try:
@@ -100,10 +101,12 @@ class Context:
             raise
         finally:
             stop.set()
-        after = self.server.cpu_seconds()
+        after, machine_after = self.server.cpu_seconds(), machine_cpu_seconds()
         notifications = await prober if prober else None
-        measurement = Measurement(name, kind, load, None if cpu is None or after is None else after - cpu,
-                                  notifications)
+        measurement = Measurement(
+            name, kind, load, None if cpu is None or after is None else after - cpu,
+            machine_cpu_seconds=None if machine is None or machine_after is None else machine_after - machine,
+            notifications=notifications)
         self.measurements.append(measurement)
         return measurement
 

@@ -66,6 +66,18 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def machine_cpu_seconds() -> float | None:
+    """CPU time this machine spent busy (every process, /proc/stat), for what the server
+    and the load generator do not account for: on the bench's own machine, mostly
+    PostgreSQL."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle, iowait
+    return (sum(fields[:8]) - idle) / TICK
+
+
 def tree_cpu_seconds(pid: int) -> float:
     total = 0
     for member in _tree(pid):
