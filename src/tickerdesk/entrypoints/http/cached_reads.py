@@ -42,10 +42,10 @@ class CachedReads:
 
     async def _answered(self, scope: dict[str, Any], send: Any, kind: str) -> bool:
         token = cache_control = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
+        for name, value in scope["headers"]:  # the first of each, as the route reads them
+            if name == b"authorization" and token is None:
                 token = value
-            elif name == b"cache-control":
+            elif name == b"cache-control" and cache_control is None:
                 cache_control = value
         if token is None or (cache_control is not None and b"no-cache" in cache_control.lower()):
             return False
