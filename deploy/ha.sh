@@ -104,7 +104,11 @@ cmd_rabbit_node() {  # N: run RabbitMQ node N in the foreground (supervisord's p
   local n=$1 dir=$HA_DIR/rabbit-$1
   mkdir -p "$dir/mnesia" "$dir/log"
   printf 'listeners.tcp.local = 127.0.0.1:%s\nloopback_users.guest = true\n' "${AMQP_PORTS[n - 1]}" >"$dir/rabbitmq.conf"
-  printf 'vm_memory_high_watermark.absolute = 256MB\ndisk_free_limit.absolute = 50MB\n' >>"$dir/rabbitmq.conf"
+  # Quorum queues hold their Raft log in memory until the write-ahead log rolls over (512 MB by default): above
+  # the memory watermark a node blocks every publisher of the cluster (confirms stop; the outbox waits). A WAL
+  # of 64 MB rolls long before a 768 MB watermark, so a node that took over the others' queues stays below it.
+  printf 'vm_memory_high_watermark.absolute = 768MB\ndisk_free_limit.absolute = 50MB\n' >>"$dir/rabbitmq.conf"
+  printf 'raft.wal_max_size_bytes = 67108864\n' >>"$dir/rabbitmq.conf"
   export HOME=$HA_DIR/rabbit-home RABBITMQ_NODENAME=tdha$n@localhost RABBITMQ_DIST_PORT=${DIST_PORTS[n - 1]}
   export RABBITMQ_NODE_PORT=${AMQP_PORTS[n - 1]} RABBITMQ_MNESIA_BASE=$dir/mnesia RABBITMQ_LOG_BASE=$dir/log
   export RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf RABBITMQ_CONF_ENV_FILE=$HOME/rabbitmq-env.conf RABBITMQ_LOGS=-
@@ -131,6 +135,10 @@ cmd_pg_node() {  # monitor|1|2: run that pg_auto_failover node in the foreground
 
 pg_state() { runuser -u postgres -- env PATH="$PGBIN:$PATH" XDG_CONFIG_HOME="$HA_DIR/pg/monitor/config" \
   XDG_DATA_HOME="$HA_DIR/pg/monitor/share" pg_autoctl show state --pgdata "$HA_DIR/pg/monitor/data" 2>/dev/null; }
+pg_keeper_config() {  # N KEY VALUE: a setting of node N's keeper (a running keeper reloads it)
+  runuser -u postgres -- env PATH="$PGBIN:$PATH" XDG_CONFIG_HOME="$HA_DIR/pg/$1/config" \
+    XDG_DATA_HOME="$HA_DIR/pg/$1/share" pg_autoctl config set --pgdata "$HA_DIR/pg/$1/data" "$2" "$3" >/dev/null
+}
 pg_states() { pg_state | tr -s ' '; }  # "... | <reported> | <assigned>" a line per node
 pg_settled() { local s && s=$(pg_states) && [[ $s == *"| primary | primary"* && $s == *"| secondary | secondary"* ]]; }
 pg_leading() { local s && s=$(pg_states) && [[ $s == *"| single | single"* || $s == *"| primary | "* || $s == *"| wait_primary | "* ]]; }
@@ -152,7 +160,9 @@ cmd_servers() {
   launch rabbit-1 rabbit-2 rabbit-3
   launch pg-monitor
   wait_for 60 "the pg_auto_failover monitor" "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_MONITOR_PORT"
-  # Failover in seconds, not the default half minute: health checks every second, a node unhealthy after 3 s.
+  # Failover in seconds, not the default half minute: health checks every second, a node unhealthy after 3 s,
+  # and the standby promoted 4 s after the primary stopped answering (the monitor waits that long for it to
+  # demote itself; each keeper demotes a primary that can reach neither monitor nor standby after 3 s, below).
   psql -qX -h 127.0.0.1 -p "$PG_MONITOR_PORT" -U autoctl_node pg_auto_failover -c 'SELECT 1' >/dev/null 2>&1 || true
   runuser -u postgres -- psql -qX -p "$PG_MONITOR_PORT" -h 127.0.0.1 pg_auto_failover >/dev/null <<'SQL' || true
 ALTER SYSTEM SET pgautofailover.health_check_period = 1000;
@@ -160,7 +170,7 @@ ALTER SYSTEM SET pgautofailover.health_check_timeout = 1000;
 ALTER SYSTEM SET pgautofailover.health_check_max_retries = 1;
 ALTER SYSTEM SET pgautofailover.health_check_retry_delay = 500;
 ALTER SYSTEM SET pgautofailover.node_considered_unhealthy_timeout = 3000;
-ALTER SYSTEM SET pgautofailover.primary_demote_timeout = 10000;
+ALTER SYSTEM SET pgautofailover.primary_demote_timeout = 4000;
 SELECT pg_reload_conf();
 SQL
   launch pg-1
@@ -177,6 +187,7 @@ SQL
   wait_for 60 "the RabbitMQ cluster" clustered
   wait_for 30 "Sentinel" sentinel_ready
   wait_for 180 "the PostgreSQL standby" pg_settled
+  for n in 1 2; do pg_keeper_config "$n" timeout.network_partition_timeout 3; done
   say "servers ready: Redis ${REDIS_PORTS[*]} (sentinels ${SENTINEL_PORTS[*]}), RabbitMQ ${AMQP_PORTS[*]}," \
     "PostgreSQL ${PG_PORTS[*]} (monitor $PG_MONITOR_PORT); settings: eval \"\$($0 env)\""
 }

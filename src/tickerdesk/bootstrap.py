@@ -466,19 +466,17 @@ async def run_relay(settings: Settings) -> None:
     broker = await Broker.connect(settings.amqp_url, settings.instance, settings.consumer_shards, settings.amqp_urls)
     relay = OutboxRelay(pool, broker.publish_events, exclusive=True)
     serve_metrics(settings)
-    listener = await pool.acquire()
-
-    def wake(*_: object) -> None:
-        relay.wake()
-
-    await listener.add_listener("tickerdesk_outbox", wake)
+    # A listener that reconnects (to the new primary after a failover) and wakes the relay
+    # when it is back; a pool connection would stay dead, and every event wait for the
+    # relay's idle poll from then on.
+    listener = await PgListener.connect(settings.database_url)
+    await listener.listen("tickerdesk_outbox", lambda _payload: relay.wake())
+    listener.on_gap.append(relay.wake)
     log.info("relay running")
     try:
         await until_stopped(relay.run())
     finally:
-        with contextlib.suppress(Exception):
-            await listener.remove_listener("tickerdesk_outbox", wake)
-        await pool.release(listener)
+        await listener.close()
         await broker.close()
         await pool.close()
 

@@ -1,9 +1,11 @@
 """Chaos: SIGKILL each stateful server of `make ha` under a steady stream of placements,
 cancels and fills from several users, and check that nothing acknowledged is lost.
 
-Each scenario starts the tickerdesk processes (tests/e2e/topology.py: relay, venue-sim,
-two workers, three api replicas behind nginx) on the servers `deploy/ha.sh servers`
-runs, in a database and instance of its own, and ends with:
+The scenarios share one stack of tickerdesk processes (tests/e2e/topology.py: relay,
+venue-sim, two workers, three api replicas behind nginx; started once, in a database and
+instance of its own) on the servers `deploy/ha.sh servers` runs: a stack that has lived
+through one failover must also live through the next. Each scenario has users of its
+own, checks that every server it will kill is redundant again first, and ends with:
 - every acknowledged placement (201) found, in a final state, every market order executed;
 - every notification on each user's WebSocket exactly once and in order (resumed from
   the inbox after a lost stream), the same as the inbox;
@@ -35,7 +37,7 @@ import asyncpg
 import pytest
 import websockets
 
-from tests.e2e.topology import ROOT, Topology, cleanup_broker
+from tests.e2e.topology import ROOT, Topology, cleanup_broker, cleanup_redis
 
 HA_DIR = Path(os.environ.get("HA_DIR", ROOT / ".tickerdesk" / "ha"))
 CONF = HA_DIR / "run" / "ha-supervisord.conf"
@@ -89,12 +91,20 @@ def pg_state() -> str:
 
 
 def pg_primary_program() -> str:
+    primary = pg_primary_or_none()
+    if primary is None:
+        raise AssertionError(f"no PostgreSQL primary:\n{pg_state()}")
+    return primary
+
+
+def pg_primary_or_none() -> str | None:
+    """The node the monitor made primary, or None in the middle of a failover."""
     for line in pg_state().splitlines():
         cells = [c.strip() for c in line.split("|")]
         # The assigned state: a dead primary's reported one stays "primary" until it returns.
         if len(cells) >= 7 and cells[6] in ("primary", "wait_primary", "single"):
             return f"pg-{cells[1]}"
-    raise AssertionError(f"no PostgreSQL primary:\n{pg_state()}")
+    return None
 
 
 async def wait_for(predicate, timeout: float, what: str) -> None:
@@ -183,10 +193,12 @@ class Listener:
             await asyncio.sleep(0.3)
 
 
-def window(attempts: list[Attempt], killed_at: float) -> dict:
-    failed = [a for a in attempts if not a.ok and a.started >= killed_at - 0.5]
+def window(attempts: list[Attempt], killed_at: float, until: float = float("inf")) -> dict:
+    """From the first failed attempt after the kill (and before the next kill) to the
+    first success after the last of them; p99 of the requests started in it."""
+    failed = [a for a in attempts if not a.ok and killed_at - 0.5 <= a.started < until]
     if not failed:
-        during = [a.ended - a.started for a in attempts if killed_at <= a.started <= killed_at + 10]
+        during = [a.ended - a.started for a in attempts if killed_at <= a.started <= min(until, killed_at + 10)]
         return {"failed_attempts": 0, "window_s": 0.0, **_latency(during)}
     first = min(a.started for a in failed)
     last_failure = max(a.ended for a in failed)
@@ -202,8 +214,9 @@ def _latency(values: list[float]) -> dict:
             "max_ms": round(values[-1] * 1000), "requests_in_window": len(values)}
 
 
-@pytest.fixture
-async def stack(tmp_path):
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory):
+    """One stack for every scenario: starting one costs more than a scenario's chaos."""
     env = ha_env()
     name = f"tickerdesk_chaos_{uuid.uuid4().hex[:8]}"
     server = env["TICKERDESK_DATABASE_URL"].replace("/tickerdesk?", "/postgres?")
@@ -214,16 +227,22 @@ async def stack(tmp_path):
     instance = f"chaos-{uuid.uuid4().hex[:8]}"
     topology = Topology(instance, url, redis_url=env["TICKERDESK_REDIS_URL"], amqp_url=env["TICKERDESK_AMQP_URL"],
                         env={k: v for k, v in env.items() if k not in ("TICKERDESK_DATABASE_URL",)},
-                        work_dir=tmp_path / "stack", timeout=120)
+                        work_dir=tmp_path_factory.mktemp("chaos") / "stack", timeout=120)
     try:
         await asyncio.to_thread(topology.start)
         yield topology
     finally:
         await asyncio.to_thread(topology.stop)
         await cleanup_broker(instance, env["TICKERDESK_AMQP_URL"])
+        await cleanup_redis(redis_primary_url(), instance)
         with_admin = await asyncpg.connect(server)
         await with_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await with_admin.close()
+
+
+def redis_primary_url() -> str:
+    port = 6390 if redis_primary_program() == "redis-1" else 6391
+    return f"redis://127.0.0.1:{ha_port('REDIS', port)}/0"
 
 
 async def run_scenario(stack: Topology, name: str, chaos) -> dict:
@@ -242,9 +261,9 @@ async def run_scenario(stack: Topology, name: str, chaos) -> dict:
         workers = [asyncio.create_task(load.user(session, u)) for u in users]
         kills: list[float] = []
         try:
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(2.0)  # steady load before the kill
             await chaos(lambda: kills.append(time.monotonic()))
-            await asyncio.sleep(5.0)
+            await asyncio.sleep(3.0)  # and after the recovery
         finally:
             load.stop.set()
             outcomes = await asyncio.gather(*workers, return_exceptions=True)
@@ -253,35 +272,59 @@ async def run_scenario(stack: Topology, name: str, chaos) -> dict:
                 raise outcome
 
         async def trade(user: str, trade_id: str) -> dict:
-            return (await load.request(session, user, "GET", f"/trade/{trade_id}"))[1]
+            async with limit:
+                code, body = await load.request(session, user, "GET", f"/trade/{trade_id}")
+            return body if code == 200 else {"missing": code, **body}  # a 404: lost, no use waiting
 
+        limit = asyncio.Semaphore(8)
+        latest: dict[str, dict] = {}
+        kinds = {t: kind for _, t, kind, _ in load.placed}
         deadline = time.monotonic() + 180
         while True:  # every acknowledged placement exists and reaches a final state
-            trades = [(kind, await trade(u, t)) for u, t, kind, _ in load.placed]
-            if all(t.get("status") in FINAL for _, t in trades) or time.monotonic() > deadline:
+            open_ids = [(u, t) for u, t, _, _ in load.placed
+                        if t not in latest or (latest[t].get("status") not in FINAL and "missing" not in latest[t])]
+            for (_, t), found in zip(open_ids, await asyncio.gather(*(trade(u, t) for u, t in open_ids)),
+                                     strict=True):
+                latest[t] = found
+            if all(latest[t].get("status") in FINAL or "missing" in latest[t] for _, t in open_ids) \
+                    or time.monotonic() > deadline:
                 break
             await asyncio.sleep(1.0)
-        missing = [t for _, t in trades if "status" not in t]
+        trades = [(kinds[t], latest[t]) for t in kinds]
+        missing = [t for _, t in trades if "missing" in t]
         assert not missing, f"acknowledged placements lost: {missing[:3]}"
         open_ = [t for _, t in trades if t["status"] not in FINAL]
         assert not open_, f"orders not final: {open_[:3]}"
         unfilled = [t for kind, t in trades if kind == "market" and t["status"] != "executed"]
         assert not unfilled, f"marketable orders not executed: {unfilled[:3]}"
-        await asyncio.sleep(3.0)
-        delays = []
-        placed_at = {t: at for _, t, _, at in load.placed}
-        for u, listener in listeners.items():
-            inbox, after = [], 0
+
+        async def inbox_of(user: str) -> list[dict]:
+            inbox: list[dict] = []
+            after = 0
             while True:
-                _, page = await load.request(session, u, "GET", f"/notifications?after={after}&limit=500")
+                _, page = await load.request(session, user, "GET", f"/notifications?after={after}&limit=500")
                 inbox += page["items"]
                 if len(page["items"]) < 500:
-                    break
+                    return inbox
                 after = page["items"][-1]["seq"]
-            got = [m for _, m in listener.received]
-            ids = [m["id"] for m in got]
+
+        delays = []
+        placed_at = {t: at for _, t, _, at in load.placed}
+        deadline = time.monotonic() + 120
+        for u, listener in listeners.items():
+            # The notifier may still be working off a backlog: wait until the stream has
+            # caught up with the inbox (the stream read first, so it can only be behind).
+            while True:
+                ids = [m["id"] for _, m in listener.received]
+                inbox = await inbox_of(u)
+                assert ids, f"{u}: no notification on the stream"
+                first_seq = listener.received[0][1]["seq"]
+                expected = [n["id"] for n in inbox if n["seq"] >= first_seq]
+                if ids == expected or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(1.0)
             assert len(ids) == len(set(ids)), f"{u}: a notification arrived twice"
-            assert ids == [n["id"] for n in inbox if n["seq"] >= got[0]["seq"]], f"{u}: the stream and inbox differ"
+            assert ids == expected, f"{u}: the stream and inbox differ"
             for arrived, m in listener.received:
                 trade_id = (m.get("data") or {}).get("tradeId")
                 if m.get("type") == "trade.placed" and trade_id in placed_at:
@@ -296,7 +339,7 @@ async def run_scenario(stack: Topology, name: str, chaos) -> dict:
                "attempts": len(load.attempts), "stream_reconnects": sum(x.reconnects for x in listeners.values()),
                "notification_delay": {k: v for k, v in _latency(delays).items() if k != "requests_in_window"}}
     for i, killed_at in enumerate(kills):
-        figures[f"kill_{i + 1}"] = window(load.attempts, killed_at)
+        figures[f"kill_{i + 1}"] = window(load.attempts, killed_at, ([*kills[i + 1:], float("inf")])[0])
     saved = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     saved[name] = figures
     REPORT.write_text(json.dumps(saved, indent=2))
@@ -304,45 +347,74 @@ async def run_scenario(stack: Topology, name: str, chaos) -> dict:
     return figures
 
 
+def redis_replica_in_sync() -> bool:
+    replica = "redis-2" if redis_primary_program() == "redis-1" else "redis-1"
+    port = ha_port("REDIS", 6390 if replica == "redis-1" else 6391)
+    info = subprocess.run(["redis-cli", "-p", port, "info", "replication"], capture_output=True, text=True).stdout
+    return "role:slave" in info and "master_link_status:up" in info
+
+
+def rabbitmq_node_up(n: int) -> bool:
+    return subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", f"tdha{n}@localhost", "await_startup",
+                           "--timeout", "5"], env={**os.environ, "HOME": str(HA_DIR / "rabbit-home")},
+                          capture_output=True).returncode == 0
+
+
+def rabbitmq_cluster_whole() -> bool:
+    out = subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", "tdha3@localhost", "cluster_status",
+                          "--formatter", "json"], env={**os.environ, "HOME": str(HA_DIR / "rabbit-home")},
+                         capture_output=True, text=True).stdout
+    try:
+        return len(json.loads(out)["running_nodes"]) == 3
+    except (ValueError, KeyError):
+        return False
+
+
+def pg_settled() -> bool:
+    """A primary and a synchronous standby, each in the state the monitor assigned it."""
+    states = [tuple(c.strip() for c in line.split("|"))[-2:] for line in pg_state().splitlines() if "|" in line]
+    return ("primary", "primary") in states and ("secondary", "secondary") in states
+
+
 async def test_sigkill_the_redis_primary(stack):
+    await wait_for(redis_replica_in_sync, 60, "a Redis replica in sync before the kill")
+
     async def chaos(mark):
         program = redis_primary_program()
         mark()
         await asyncio.to_thread(sigkill, program)
         await wait_for(lambda: redis_primary_program() != program, 30, "Sentinel's failover")
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(2.0)
         await asyncio.to_thread(ctl, "start", program)  # back as a replica of the new primary
 
     await run_scenario(stack, "redis-primary", chaos)
 
 
 async def test_sigkill_one_rabbitmq_node_then_a_second_after_the_first_returns(stack):
-    def await_node(n: int) -> bool:
-        return subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", f"tdha{n}@localhost", "await_startup",
-                               "--timeout", "5"], env={**os.environ, "HOME": str(HA_DIR / "rabbit-home")},
-                              capture_output=True).returncode == 0
+    await wait_for(rabbitmq_cluster_whole, 120, "three running RabbitMQ nodes before the kill")
 
     async def chaos(mark):
-        for n in (1, 2):
+        for n in (1, 2):  # node 1 first: every process connects to the first URL it is given
             mark()
             await asyncio.to_thread(sigkill, f"rabbit-{n}")
-            await asyncio.sleep(8.0)
+            await asyncio.sleep(4.0)
             await asyncio.to_thread(ctl, "start", f"rabbit-{n}")
-            await wait_for(lambda n=n: await_node(n), 120, f"RabbitMQ node {n} back")
-            await asyncio.sleep(3.0)
+            await wait_for(lambda n=n: rabbitmq_node_up(n), 120, f"RabbitMQ node {n} back")
+            await asyncio.sleep(2.0)
 
     await run_scenario(stack, "rabbitmq-nodes", chaos)
 
 
 async def test_sigkill_the_postgresql_primary_then_it_returns_as_a_standby(stack):
+    await wait_for(pg_settled, 180, "a PostgreSQL primary and synchronous standby before the kill")
+
     async def chaos(mark):
         program = pg_primary_program()
         mark()
         await asyncio.to_thread(sigkill, program)
-        await wait_for(lambda: pg_primary_program() != program, 90, "pg_auto_failover's failover")
-        await asyncio.sleep(5.0)
+        await wait_for(lambda: pg_primary_or_none() not in (None, program), 90, "pg_auto_failover's failover")
+        await asyncio.sleep(2.0)
         await asyncio.to_thread(ctl, "start", program)
 
     await run_scenario(stack, "postgresql-primary", chaos)
-    await wait_for(lambda: "secondary" in pg_state() and pg_state().count("primary") >= 2, 180,
-                   "the old primary back as a standby")
+    await wait_for(pg_settled, 180, "the old primary back as a standby")
