@@ -49,20 +49,26 @@ def measured(doc: dict, kind: str) -> list[dict]:
         assert m["errors"] == 0, (m["name"], m["unexpected_statuses"], m["connection_errors"], doc["server_log"])
         assert m["x_floor"] > 0, m
         assert m["server_cpu_seconds"] is not None and m["load_generator_cpu_seconds"] is not None, m
+        assert m["server_cpu_ms_per_request"] >= 0 and m["other_cpu_ms_per_request"] is not None, m
     return found
 
 
 async def test_the_default_run_with_the_mix_reports_every_figure_and_verify_passes(tmp_path):
     before = await scratch_databases()
     result = bench("--orders", "200", "--users", "20", "--fills", "100", "--pgbench-seconds", "2",
-                   "--mix", "realistic", "--json", cwd=tmp_path)
+                   "--broker-messages", "300", "--mix", "realistic", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)  # stdout is the document alone: progress goes to stderr
 
     assert doc["pgbench"]["tps"] > 0 and doc["pgbench"]["clients"] >= 1, doc["pgbench"]
     assert doc["floor_rate"] > 0
+    assert doc["broker"]["published_per_second"] > 0 and doc["broker"]["delivered_per_second"] > 0, doc["broker"]
     measured(doc, "floor")
-    measured(doc, "read")
+    cached, uncached = measured(doc, "read"), measured(doc, "uncached")
+    assert [m["name"] for m in cached + uncached] == [
+        "GET /balance", "GET /portfolio", "GET /balance, no-cache", "GET /portfolio, no-cache"]
+    assert set(doc["cached_x_uncached"]) == {"/balance", "/portfolio"}
+    assert all(x > 0 for x in doc["cached_x_uncached"].values())
     [placements] = measured(doc, "placement")
     assert placements["x_pgbench"] > 0 and doc["placements_x_pgbench"] == placements["x_pgbench"]
     notifications = placements["notifications"]
@@ -81,11 +87,11 @@ async def test_the_default_run_with_the_mix_reports_every_figure_and_verify_pass
 async def test_the_soak_on_python_load_workers_compares_a_deep_book_with_an_empty_one(tmp_path):
     before = await scratch_databases()
     result = bench("--soak", "--soak-orders", "600", "--orders", "150", "--users", "20", "--pgbench-seconds", "0",
-                   "--load-generator", "python", "--json", cwd=tmp_path)
+                   "--broker-messages", "0", "--load-generator", "python", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)
 
-    assert doc["load_generator"] == "python" and doc["pgbench"] is None
+    assert doc["load_generator"] == "python" and doc["pgbench"] is None and doc["broker"] is None
     empty, deep = measured(doc, "placement")
     assert (empty["name"], deep["name"]) == ("place, empty book", "place, deep book")
     [book] = measured(doc, "book")

@@ -254,6 +254,10 @@ def bench(
     soak_orders: Annotated[int, typer.Option(min=1, help="Resting orders in the deep book.")] = 100_000,
     pgbench_seconds: Annotated[float, typer.Option(min=0, help="How long pgbench -N runs (0: skip).")] = 10,
     load_generator: Annotated[str, typer.Option(help="auto (wrk when installed), wrk or python.")] = "auto",
+    broker_url: Annotated[str, typer.Option(envvar="TICKERDESK_AMQP_URL", help="The RabbitMQ to measure (a quorum "
+                                                                               "queue of its own).")]
+    = "amqp://guest:guest@127.0.0.1:5672/",
+    broker_messages: Annotated[int, typer.Option(min=0, help="Messages through RabbitMQ (0: skip).")] = 20_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
 ) -> None:
     """Measure placements per second against pgbench -N and a floor, measured in the same run."""
@@ -283,7 +287,7 @@ def bench(
     options = Options(orders=orders, concurrency=concurrency, users=users, server_url=server_url, target=target,
                       secret=secret, workers=workers if up_workers is not None else None, mix=mix, fills=fills,
                       soak=soak, soak_orders=soak_orders, pgbench_seconds=pgbench_seconds,
-                      load_generator=load_generator)
+                      load_generator=load_generator, broker_url=broker_url, broker_messages=broker_messages)
     try:
         report = asyncio.run(run(options, lambda line: progress.print(f"[dim]{escape(line)}[/dim]",
                                                                       soft_wrap=True)))

@@ -89,6 +89,9 @@ def as_json(report: Report) -> dict[str, Any]:
         "pgbench": None if p is None else {"tps": _round(p.tps, 1), "clients": p.clients, "seconds": p.seconds,
                                            "binary": p.binary, "server_version": p.server_version,
                                            "error": p.error},
+        "broker": None if report.broker is None else {
+            "messages": report.broker.messages, "published_per_second": _round(report.broker.published_per_second, 1),
+            "delivered_per_second": _round(report.broker.delivered_per_second, 1), "error": report.broker.error},
         "floor_rate": _round(floor, 1),
         "placements_x_pgbench": placements["x_pgbench"] if placements else None,
         "placements_x_floor": placements["x_floor"] if placements else None,
@@ -145,6 +148,13 @@ def render(report: Report) -> Group:
     else:
         lines.append(Text(f"pgbench -N on the same PostgreSQL {p['server_version']}: {p['tps']:,.0f} TPS "
                           f"({p['clients']} clients, {p['seconds']:g} s)"))
+    if (b := doc["broker"]) is not None:
+        if b["error"]:
+            lines.append(Text(f"RabbitMQ: not measured: {b['error']}", style="yellow"))
+        else:
+            lines.append(Text(f"RabbitMQ, one quorum queue, {b['messages']:,} persistent 500-byte messages: "
+                              f"{b['published_per_second']:,.0f}/s published with confirms, "
+                              f"{b['delivered_per_second']:,.0f}/s delivered and acked"))
     for m in doc["measurements"]:
         n = m["notifications"]
         if n:

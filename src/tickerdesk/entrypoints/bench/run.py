@@ -1,4 +1,5 @@
-"""One bench run, in order: PostgreSQL's price (`pgbench -N`), then tickerdesk's.
+"""One bench run, in order: PostgreSQL's price (`pgbench -N`), RabbitMQ's (a quorum
+queue's messages per second), then tickerdesk's.
 
 Default: a no-op request (`GET /healthz`, the floor of the HTTP stack here), `GET
 /balance` and `GET /portfolio` from the cache and past it, resting limit buys (`POST
@@ -21,6 +22,7 @@ import aiohttp
 
 from tickerdesk.entrypoints.bench import scenarios
 from tickerdesk.entrypoints.bench.api import Api, Listener
+from tickerdesk.entrypoints.bench.broker import BrokerRate, run_broker
 from tickerdesk.entrypoints.bench.load import Generator, Request, choose
 from tickerdesk.entrypoints.bench.pgbench import Pgbench, run_pgbench
 from tickerdesk.entrypoints.bench.scenarios import Context, Fills, Measurement
@@ -47,6 +49,8 @@ class Options:
     pgbench_seconds: float = 10
     load_generator: str = "auto"  # auto, wrk, python
     load_processes: int = 2  # Python workers
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    broker_messages: int = 20_000  # 0: RabbitMQ is not measured
 
 
 @dataclass
@@ -63,6 +67,7 @@ class Report:
     generator: str
     machine: dict[str, object]
     pgbench: Pgbench | None
+    broker: BrokerRate | None = None
     measurements: list[Measurement] = field(default_factory=list)
     fills: Fills | None = None
     soak: Soak | None = None
@@ -87,9 +92,13 @@ async def run(options: Options, say: Callable[[str], None] = lambda _: None) -> 
     if options.pgbench_seconds > 0:
         progress(f"pgbench -N: {options.pgbench_seconds:g} s on {options.server_url}")
         pgbench = await run_pgbench(options.server_url, options.concurrency, options.pgbench_seconds)
+    broker = None
+    if options.broker_messages > 0:
+        progress(f"RabbitMQ: {options.broker_messages:,} messages through a quorum queue")
+        broker = await run_broker(options.broker_url, options.broker_messages)
     where = options.target or (f"tickerdesk up --workers {options.workers}" if options.workers
                                else "tickerdesk up")
-    report = Report(options, where, generator.name, _machine(), pgbench)
+    report = Report(options, where, generator.name, _machine(), pgbench, broker)
     if options.target:
         if options.secret is None:
             raise ValueError("measuring a running deployment needs its HS256 JWT secret")
@@ -132,7 +141,8 @@ async def _measure(server: Server, generator: Generator, options: Options, repor
             await generator.run(server.url, scenarios.healthz(WARM_UP), {200}, options.concurrency)
             # Placements warm what a first burst pays once (each worker's pool grows to its size,
             # statements are prepared on each connection): measured, that is start-up, not load.
-            await generator.run(server.url, scenarios.resting_placements(ctx, WARM_UP), {201}, options.concurrency)
+            await generator.run(server.url, scenarios.resting_placements(ctx, min(WARM_UP, options.orders)), {201},
+                                options.concurrency)
             probe = scenarios.resting_buy(*scenarios.placement_symbol(ctx), 1)
             reads = READS_PER_ORDER * options.orders  # reads are faster: as long a measurement
             await ctx.measure("GET /healthz (floor)", "floor", scenarios.healthz(reads), {200})
