@@ -142,6 +142,14 @@ pg_keeper_config() {  # N KEY VALUE: a setting of node N's keeper (a running kee
 pg_states() { pg_state | tr -s ' '; }  # "... | <reported> | <assigned>" a line per node
 pg_settled() { local s && s=$(pg_states) && [[ $s == *"| primary | primary"* && $s == *"| secondary | secondary"* ]]; }
 pg_leading() { local s && s=$(pg_states) && [[ $s == *"| single | single"* || $s == *"| primary | "* || $s == *"| wait_primary | "* ]]; }
+pg_settled_soon() {  # pg_settled; meanwhile ask for an immediate checkpoint: a standby's base backup waits for a
+  # spread one otherwise (about 90 s on a new cluster), and an immediate request hurries one in progress
+  pg_settled && return
+  local port && for port in "${PG_PORTS[@]}"; do
+    runuser -u postgres -- psql -qX -h 127.0.0.1 -p "$port" -d postgres -c CHECKPOINT >/dev/null 2>&1 || true
+  done
+  return 1
+}
 sentinel_ready() { [[ $(redis-cli -p "${SENTINEL_PORTS[0]}" sentinel replicas "$MASTER" 2>/dev/null) == *"flags"*"slave"* ]]; }
 clustered() { [[ $(rabbitctl 1 cluster_status --formatter json 2>/dev/null) == *tdha1*tdha2*tdha3* ]] &&
   (($(rabbitctl 1 cluster_status --formatter json | python3 -c \
@@ -186,7 +194,7 @@ SQL
   done
   wait_for 60 "the RabbitMQ cluster" clustered
   wait_for 30 "Sentinel" sentinel_ready
-  wait_for 180 "the PostgreSQL standby" pg_settled
+  wait_for 180 "the PostgreSQL standby" pg_settled_soon
   for n in 1 2; do pg_keeper_config "$n" timeout.network_partition_timeout 3; done
   say "servers ready: Redis ${REDIS_PORTS[*]} (sentinels ${SENTINEL_PORTS[*]}), RabbitMQ ${AMQP_PORTS[*]}," \
     "PostgreSQL ${PG_PORTS[*]} (monitor $PG_MONITOR_PORT); settings: eval \"\$($0 env)\""
