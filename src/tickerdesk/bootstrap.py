@@ -252,7 +252,8 @@ async def open_up(settings: Settings, database_url: str, tables: SharedTables | 
     cache: ReadCache = (MemoryReadCache(ttl_seconds=settings.cache_ttl_seconds) if tables is None
                         else SharedReadCache(tables.generations, ttl_seconds=settings.cache_ttl_seconds))
     post_commit = PostCommit(cache=cache, observe=observe_committed)
-    commands = PgCommandStore(pool, post_commit, group_commit=True)
+    commands = PgCommandStore(pool, post_commit, group_commit=True,
+                              batches_in_flight=settings.placement_batches_in_flight)
     inbox, webhooks = PgInbox(pool), PgWebhooks(pool)
     history, close_history = await open_history(settings, pool)
     hub: NotificationHub = MemoryHub() if tables is None else PgHub(pool, inbox)
@@ -373,7 +374,8 @@ async def open_up_worker(plan: WorkerPlan) -> Runtime:
     hub = PgHub(pool, inbox, listener)
     history, close_history = await open_history(settings, pool)
     services = Services(
-        commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed), group_commit=True),
+        commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed), group_commit=True,
+                                batches_in_flight=settings.placement_batches_in_flight),
         queries=queries, history=history, inbox=inbox, webhooks=PgWebhooks(pool),
         instruments=instruments, prices=SharedPriceBook(tables.prices), sim=PgSimControl(pool, listener),
         cache=cache, limiter=SharedRateLimiter(tables.limits), limits=rate_limits(settings), hub=hub,
@@ -413,7 +415,8 @@ async def open_api(settings: Settings) -> Runtime:
     cache = RedisReadCache(redis, prefix=settings.instance, ttl_seconds=settings.cache_ttl_seconds)
     hub = RedisHub(redis, settings.instance)
     services = Services(
-        commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed), group_commit=True),
+        commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed), group_commit=True,
+                                batches_in_flight=settings.placement_batches_in_flight),
         queries=queries, history=history, inbox=PgInbox(pool), webhooks=PgWebhooks(pool),
         instruments=instruments, prices=prices, sim=BrokerSimControl(broker), cache=cache,
         limiter=RedisRateLimiter(redis, prefix=settings.instance), limits=rate_limits(settings), hub=hub,

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = None  # None: `tickerdesk up` starts an embedded PostgreSQL
     data_dir: Path = Path(".tickerdesk")  # made absolute once, so every command looks in one place
     database_pool_size: int = 20
+    # Group commit (adapters/postgres/group_commit.py): how many placement batches of one side a
+    # process writes at once; a placement arriving while they are all in flight waits for the next.
+    placement_batches_in_flight: int = Field(default=2, ge=1, le=64)
 
     jwt_secret: str | None = None  # HS256
     jwt_public_key: str | None = None  # RS256, PEM text or a path to a PEM file

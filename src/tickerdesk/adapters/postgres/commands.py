@@ -174,13 +174,14 @@ class PgCommandStore:
     """Placement, funding and the unit of work for the rest, over one asyncpg pool.
     `after_commit` runs after every commit (see `tickerdesk.app.post_commit`)."""
 
-    def __init__(self, pool: asyncpg.Pool, after_commit: AfterCommit = _nothing_after, *, group_commit: bool = False):
+    def __init__(self, pool: asyncpg.Pool, after_commit: AfterCommit = _nothing_after, *, group_commit: bool = False,
+                 batches_in_flight: int = 2):
         self.pool = pool
         self._after_commit = after_commit
         self._groups: dict[Side, GroupCommit] = {}
         if group_commit:  # see group_commit.py: placements that arrive together share a statement and a commit
             self._groups = {side: GroupCommit(partial(self._write_batch, side), self._place_alone,
-                                              self._batch_committed) for side in Side}
+                                              self._batch_committed, in_flight=batches_in_flight) for side in Side}
 
     async def place(self, new: NewOrder) -> BalanceUpdated | PortfolioUpdated | None:
         if self._groups:

@@ -181,7 +181,7 @@ class GroupCommit:
         single: Single,
         committed: Callable[[list[tuple[NewOrder, Any]]], Awaitable[None]],
         *,
-        in_flight: int = 4,
+        in_flight: int = 2,
         max_batch: int = 256,
     ):
         self._write, self._single, self._committed = write, single, committed
