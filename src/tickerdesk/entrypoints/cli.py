@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tickerdesk.config import Settings, SetupError, with_jwt_secret, with_notification_keys
-from tickerdesk.entrypoints import trader_cli
+from tickerdesk.entrypoints import processes, trader_cli
 
 app = typer.Typer(help="tickerdesk: the backend of a retail stock brokerage.", no_args_is_help=True)
 console = Console()
@@ -146,7 +146,7 @@ def relay() -> None:
     """Publish outbox events to RabbitMQ (also migrates the database at start)."""
     from tickerdesk.bootstrap import run_relay
 
-    asyncio.run(run_relay(_production(_settings())))
+    processes.run(run_relay(_production(_settings())))
 
 
 @app.command()
@@ -163,7 +163,7 @@ def worker(
     for name in only or []:
         if name not in WORKERS:
             raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}")
-    asyncio.run(run_workers(_production(_settings()), only))
+    processes.run(run_workers(_production(_settings()), only))
 
 
 @app.command("venue-sim")
@@ -171,7 +171,7 @@ def venue_sim() -> None:
     """The simulated venue and price feed as a process of its own."""
     from tickerdesk.bootstrap import run_venue_sim
 
-    asyncio.run(run_venue_sim(_production(_settings())))
+    processes.run(run_venue_sim(_production(_settings())))
 
 
 @app.command()

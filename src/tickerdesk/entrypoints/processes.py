@@ -5,13 +5,31 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from tickerdesk.config import Settings
 
+T = TypeVar("T")
+
 WORKERS = ("venue-gateway", "executions", "notifier", "history", "webhooks", "webhook-sender", "notifications",
            "notification-sender")
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # uvicorn[standard] brings it, except where it does not build (Windows)
+        return None
+    return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on uvloop where it is installed, as uvicorn runs the HTTP workers:
+    the relay, consumers and venue spend much of their time in the event loop itself,
+    which uvloop runs in C."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(main)
 
 
 def serve_metrics(settings: Settings) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from tickerdesk.entrypoints import collector
+from tickerdesk.entrypoints import collector, processes
 from tickerdesk.logs import configure
 from tickerdesk.metrics import UP_WORKER
 
@@ -73,7 +73,7 @@ def serve(*, host: str, port: int, workers: int, open_core: Callable[[], Awaitab
     try:
         sockets = listening_sockets(host, port, workers)
         try:
-            return asyncio.run(_supervise(sockets, open_core, make_app, (log_level, log_json)))
+            return processes.run(_supervise(sockets, open_core, make_app, (log_level, log_json)))
         finally:
             for sock in set(sockets):
                 sock.close()
