@@ -156,6 +156,9 @@ clustered() { [[ $(rabbitctl 1 cluster_status --formatter json 2>/dev/null) == *
     'import json,sys; print(len(json.load(sys.stdin)["running_nodes"]))') == 3)); }
 
 cmd_servers() {
+  # One start at a time: `make test` starts the servers in the background while pytest runs,
+  # and `make chaos` then waits here for that start to finish instead of racing it.
+  mkdir -p "$HA_DIR" && exec 9>"$HA_DIR/.servers.lock" && flock 9
   install_missing
   command -v supervisord >/dev/null || die "no supervisord beside $TICKERDESK_BIN: run make ha"
   if ! up; then
@@ -210,6 +213,7 @@ topology() {  # the tickerdesk processes on these servers: deploy/topology.sh wi
 }
 
 cmd_stop() {
+  [[ ! -d $HA_DIR ]] || { exec 9>"$HA_DIR/.servers.lock" && flock 9; }  # after a start under way
   topology stop || true
   up || { say "servers not running"; return 0; }
   local pid && pid=$(ctl pid)

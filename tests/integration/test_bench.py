@@ -86,7 +86,7 @@ async def test_the_default_run_with_the_mix_reports_every_figure_and_verify_pass
 
 async def test_the_soak_on_python_load_workers_compares_a_deep_book_with_an_empty_one(tmp_path):
     before = await scratch_databases()
-    result = bench("--soak", "--soak-orders", "600", "--orders", "150", "--users", "20", "--pgbench-seconds", "0",
+    result = bench("--soak", "--soak-orders", "300", "--orders", "100", "--users", "20", "--pgbench-seconds", "0",
                    "--broker-messages", "0", "--load-generator", "python", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     doc = json.loads(result.stdout)
@@ -95,8 +95,8 @@ async def test_the_soak_on_python_load_workers_compares_a_deep_book_with_an_empt
     empty, deep = measured(doc, "placement")
     assert (empty["name"], deep["name"]) == ("place, empty book", "place, deep book")
     [book] = measured(doc, "book")
-    assert book["requests"] == 600
-    assert doc["soak"]["book_orders"] == 600 and doc["soak"]["p99_ratio"] > 0
+    assert book["requests"] == 300
+    assert doc["soak"]["book_orders"] == 300 and doc["soak"]["p99_ratio"] > 0
     assert doc["soak"]["server_rss_mb_after"] > 0
     assert doc["verify"]["clean"] is True, doc["verify"]
     assert await scratch_databases() == before
