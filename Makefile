@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # The Python SDK (clients/python) is a distribution of its own; the tests and the CLI verbs use it.
 $(BIN)/tickerdesk: pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' -e ./clients/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,deploy]' -e ./clients/python
 	touch $@
 
 # `make up PORT=8001 HOST=0.0.0.0` serves elsewhere (set on the command line: a HOST or PORT
@@ -39,9 +39,9 @@ unit: $(BIN)/tickerdesk
 bench: $(BIN)/tickerdesk
 	$(BIN)/tickerdesk bench
 
-# The topology's extra (supervisor) on top of what `make test` installs.
+# supervisord (the deploy extra) comes with the rest, since make test runs the chaos tests; this rule adds it to an older venv.
 $(BIN)/supervisord: $(BIN)/tickerdesk
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,deploy]'
+	test -x $@ || $(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,deploy]'
 	touch $@
 
 topology: $(BIN)/supervisord

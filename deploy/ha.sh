@@ -163,7 +163,7 @@ cmd_servers() {
   command -v supervisord >/dev/null || die "no supervisord beside $TICKERDESK_BIN: run make ha"
   if ! up; then
     render
-    (cd -- "$HA_DIR" && supervisord -c "$CONF")
+    (cd -- "$HA_DIR" && supervisord -c "$CONF" 9>&-)  # the lock is ours, not the servers' to hold on to
   fi
   launch redis-1 redis-2
   wait_for 20 "Redis" redis-cli -p "${REDIS_PORTS[0]}" ping
@@ -199,6 +199,7 @@ SQL
   wait_for 30 "Sentinel" sentinel_ready
   wait_for 180 "the PostgreSQL standby" pg_settled_soon
   for n in 1 2; do pg_keeper_config "$n" timeout.network_partition_timeout 3; done
+  exec 9>&-  # the lock released: what runs next (the topology, tests) neither holds nor waits for it
   say "servers ready: Redis ${REDIS_PORTS[*]} (sentinels ${SENTINEL_PORTS[*]}), RabbitMQ ${AMQP_PORTS[*]}," \
     "PostgreSQL ${PG_PORTS[*]} (monitor $PG_MONITOR_PORT); settings: eval \"\$($0 env)\""
 }
