@@ -55,7 +55,7 @@ ha: $(BIN)/supervisord
 ha-stop:
 	deploy/ha.sh stop
 
-# Kills each server of `make ha` under load (tests/chaos, the end of `make test`: about 4 minutes for the
+# Kills each server of `make ha` under load (tests/chaos, the end of `make test`: 2-4 minutes for the
 # three, on one shared stack). The servers are started if they are not running, and stopped afterwards,
 # pass or fail, unless KEEP_HA=1 (then the next run starts in seconds).
 chaos: $(BIN)/supervisord
