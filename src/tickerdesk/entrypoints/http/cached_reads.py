@@ -22,9 +22,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from tickerdesk.codec import dumps_bytes
-from tickerdesk.entrypoints.http.auth import TokenVerifier
+from tickerdesk.entrypoints.http.auth import TokenVerifier, bearer_token
 from tickerdesk.entrypoints.http.limits import headers as limit_headers
-from tickerdesk.entrypoints.http.routes.account import portfolio_body
+from tickerdesk.entrypoints.http.limits import user_hit
+from tickerdesk.entrypoints.http.refusals import Unauthenticated
+from tickerdesk.entrypoints.http.routes.account import asks_no_cache, portfolio_body
 from tickerdesk.metrics import CACHE_READS
 
 PATHS = {"/balance": "balance", "/portfolio": "portfolio"}
@@ -47,18 +49,21 @@ class CachedReads:
                 token = value
             elif name == b"cache-control" and cache_control is None:
                 cache_control = value
-        if token is None or (cache_control is not None and b"no-cache" in cache_control.lower()):
+        if asks_no_cache(cache_control and cache_control.decode("latin-1")):
             return False
-        scheme, _, credentials = token.decode("latin-1").partition(" ")
+        try:
+            credentials = bearer_token(token and token.decode("latin-1"))
+        except Unauthenticated:
+            return False
         verifier: TokenVerifier = self.api.state.verifier
-        principal = verifier.known(credentials.strip()) if scheme.lower() == "bearer" else None
+        principal = verifier.known(credentials)
         services = getattr(self.api.state, "services", None)
         if principal is None or services is None:
             return False
         value = await services.cache.get(kind, principal.user_id)
         if value is None:
             return False
-        decision = await services.limiter.hit(f"read:{principal.user_id}", services.limits["read"])
+        decision = await user_hit(services, "read", principal.user_id)
         if not decision.allowed:  # the route refuses it (a refused hit takes nothing from the bucket)
             return False
         CACHE_READS.labels(kind, "hit").inc()

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Depends, Request
 
 from tickerdesk.app.rate_limits import Decision
+from tickerdesk.app.services import Services
 from tickerdesk.entrypoints.http.auth import Principal, client_key, current_admin, current_user
 from tickerdesk.entrypoints.http.refusals import RateLimited
 
@@ -20,8 +21,7 @@ def rate_limited(group: str, *, admin: bool = False) -> Callable[..., Awaitable[
     authenticate = current_admin if admin else current_user
 
     async def dependency(request: Request, principal: Principal = Depends(authenticate)) -> Principal:
-        services = request.app.state.services
-        decision = await services.limiter.hit(f"{group}:{principal.user_id}", services.limits[group])
+        decision = await user_hit(request.app.state.services, group, principal.user_id)
         request.state.response_headers = headers(decision)
         if not decision.allowed:
             retry_after = request.state.response_headers["Retry-After"]
@@ -29,6 +29,12 @@ def rate_limited(group: str, *, admin: bool = False) -> Callable[..., Awaitable[
         return principal
 
     return dependency
+
+
+async def user_hit(services: Services, group: str, user_id: str) -> Decision:
+    """A request of `group` from `user_id`, against that user's bucket (also for `cached_reads`)."""
+    decision: Decision = await services.limiter.hit(f"{group}:{user_id}", services.limits[group])
+    return decision
 
 
 def client_rate_limited(group: str) -> Callable[..., Awaitable[None]]:

@@ -68,10 +68,14 @@ def portfolio_body(services: Services, user_id: str, positions: dict[str, Any]) 
 
 
 def no_cache(request: Request) -> bool:
+    return asks_no_cache(request.headers.get("cache-control"))
+
+
+def asks_no_cache(cache_control: str | None) -> bool:
     """`Cache-Control: no-cache` (RFC 9111, 5.2.1.4): the caller wants the database's
     answer, not a stored one (an operator checking a complaint, `tickerdesk bench`
     measuring what the cache saves). The answer still refreshes the cache."""
-    return "no-cache" in request.headers.get("cache-control", "").lower()
+    return cache_control is not None and "no-cache" in cache_control.lower()
 
 
 async def cached(services: Services, kind: str, user_id: str,
