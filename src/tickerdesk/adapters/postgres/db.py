@@ -51,6 +51,13 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     are transaction-scoped; the relay's listening connection is never released)."""
 
 
+# The database did not answer (a failover, a restart, no free connection), as opposed to
+# refusing a statement: what passes when the outage does.
+UNREACHABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.ReadOnlySQLTransactionError)
+
+
 async def create_pool(url: str, size: int = 20) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         asyncpg_dsn(url), min_size=min(2, size), max_size=size, init=_init_connection, reset=_keep_session

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-import asyncpg
 import redis.exceptions
 import structlog
 
+from tickerdesk.adapters.postgres.db import UNREACHABLE as DATABASE_UNREACHABLE
 from tickerdesk.codec import dumps, loads
 from tickerdesk.domain.errors import DomainError
 
@@ -61,9 +61,7 @@ PERMANENT: tuple[type[Exception], ...] = (DomainError,)
 # good order before it reaches the venue).
 OUTAGES: tuple[type[BaseException], ...] = (
     OSError, TimeoutError, aio_pika.exceptions.AMQPError, aio_pika.exceptions.ChannelInvalidStateError,
-    asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError, asyncpg.ReadOnlySQLTransactionError,
-    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+    *DATABASE_UNREACHABLE, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
 )
 
 
