@@ -62,6 +62,7 @@ class CachedReads:
             return False
         value = await services.cache.get(kind, principal.user_id)
         if value is None:
+            scope.setdefault("state", {})["cache_missed"] = True  # the route need not ask again
             return False
         decision = await user_hit(services, "read", principal.user_id)
         if not decision.allowed:  # the route refuses it (a refused hit takes nothing from the bucket)

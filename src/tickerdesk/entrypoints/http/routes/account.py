@@ -34,7 +34,8 @@ async def balance(request: Request, user: User) -> ExactJSONResponse:
     async def load() -> dict[str, Any]:
         return balance_view(user.user_id, await services.queries.balance(user.user_id))
 
-    return ExactJSONResponse(await cached(services, "balance", user.user_id, load, no_cache(request)))
+    return ExactJSONResponse(await cached(services, "balance", user.user_id, load, no_cache(request),
+                                            missed(request)))
 
 
 @router.get("/balance/ledger", responses=answers(200, LedgerPage))
@@ -55,7 +56,7 @@ async def portfolio(request: Request, user: User) -> ExactJSONResponse:
     async def load() -> dict[str, Any]:
         return {"positions": [holding_view(p) for p in await services.queries.positions(user.user_id)]}
 
-    positions = await cached(services, "portfolio", user.user_id, load, no_cache(request))
+    positions = await cached(services, "portfolio", user.user_id, load, no_cache(request), missed(request))
     return ExactJSONResponse(portfolio_body(services, user.user_id, positions))
 
 
@@ -71,6 +72,12 @@ def no_cache(request: Request) -> bool:
     return asks_no_cache(request.headers.get("cache-control"))
 
 
+def missed(request: Request) -> bool:
+    """`cached_reads` already looked in the cache for this request and found nothing: not
+    a second round trip to Redis for the same answer."""
+    return bool(getattr(request.state, "cache_missed", False))
+
+
 def asks_no_cache(cache_control: str | None) -> bool:
     """`Cache-Control: no-cache` (RFC 9111, 5.2.1.4): the caller wants the database's
     answer, not a stored one (an operator checking a complaint, `tickerdesk bench`
@@ -79,10 +86,11 @@ def asks_no_cache(cache_control: str | None) -> bool:
 
 
 async def cached(services: Services, kind: str, user_id: str,
-                 load: Callable[[], Awaitable[dict[str, Any]]], bypass: bool = False) -> dict[str, Any]:
+                 load: Callable[[], Awaitable[dict[str, Any]]], bypass: bool = False,
+                 known_miss: bool = False) -> dict[str, Any]:
     """Read through the cache. The version is taken before the database read, so a
     value read before a concurrent change is never stored after its invalidation."""
-    value = None if bypass else await services.cache.get(kind, user_id)
+    value = None if bypass or known_miss else await services.cache.get(kind, user_id)
     if value is not None:
         CACHE_READS.labels(kind, "hit").inc()
         return value
