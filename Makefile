@@ -25,12 +25,17 @@ up: $(BIN)/tickerdesk
 # `make ha` killed under load), which need the high-availability servers and so run on their own.
 # The HA servers start in the background while pytest runs (deploy/ha.sh takes a lock, so
 # `make chaos` waits for that start rather than racing it); they are stopped at the end either way.
+# pytest runs on TEST_PROCESSES processes (pytest-xdist; a module's tests stay on one, since they share its
+# fixtures), then the `serial` tests alone: one of them stops the machine's RabbitMQ, which the others use.
+TEST_PROCESSES := 2
+
 test: $(BIN)/supervisord
 	./scripts/services.sh
 	$(BIN)/ruff check src tests clients
 	$(BIN)/mypy
 	mkdir -p .tickerdesk && (deploy/ha.sh servers >.tickerdesk/ha-servers.log 2>&1 &)
-	$(BIN)/python -m pytest || { deploy/ha.sh stop; exit 1; }
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadscope -m "not serial" \
+	  && $(BIN)/python -m pytest -m serial || { deploy/ha.sh stop; exit 1; }
 	$(MAKE) --no-print-directory chaos
 
 unit: $(BIN)/tickerdesk

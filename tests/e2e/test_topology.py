@@ -26,7 +26,9 @@ import websockets
 from tests.conftest import _server_url, _with_database
 from tests.e2e.topology import Topology, cleanup_broker, cleanup_redis
 
-pytestmark = pytest.mark.slow
+# One test stops the machine's RabbitMQ, which other tests use: the module (its stack is shared by
+# its tests) runs in make test's serial step, after the parallel run.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 FINAL = {"executed", "canceled", "expired", "rejected"}
 REPORT = Path(os.environ.get("TICKERDESK_E2E_REPORT", "/tmp/tickerdesk-e2e-figures.json"))
 

@@ -91,7 +91,7 @@ def test_open_statuses_are_exactly_pending_and_partially_executed():
 
 @pytest.mark.parametrize(
     "current, new",
-    [(Status.PENDING, s) for s in CLOSING_STATUSES]
+    [(Status.PENDING, s) for s in sorted(CLOSING_STATUSES)]
     + [(Status.PARTIALLY_EXECUTED, Status.CANCELED), (Status.PARTIALLY_EXECUTED, Status.EXPIRED)],
 )
 def test_close_order_moves_an_open_order_to_a_closing_status(current, new):
