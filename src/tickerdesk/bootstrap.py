@@ -65,6 +65,7 @@ from tickerdesk.adapters.redis.hub import RedisHub
 from tickerdesk.adapters.redis.rate_limit import RedisRateLimiter
 from tickerdesk.adapters.redis.sim_book import RedisSimState
 from tickerdesk.adapters.shared_memory.cache import SharedReadCache
+from tickerdesk.adapters.shared_memory.listeners import SharedListeners
 from tickerdesk.adapters.shared_memory.price_book import SharedPriceBook
 from tickerdesk.adapters.shared_memory.rate_limit import SharedRateLimiter
 from tickerdesk.adapters.shared_memory.tables import SharedTables, SharedTablesHandle
@@ -256,7 +257,8 @@ async def open_up(settings: Settings, database_url: str, tables: SharedTables | 
                               batches_in_flight=settings.placement_batches_in_flight)
     inbox, webhooks = PgInbox(pool), PgWebhooks(pool)
     history, close_history = await open_history(settings, pool)
-    hub: NotificationHub = MemoryHub() if tables is None else PgHub(pool, inbox)
+    hub: NotificationHub = (MemoryHub() if tables is None
+                            else PgHub(pool, inbox, listeners=SharedListeners(tables.listeners)))
     venue = SimVenue(prices, ExecutionApplier(commands, clock).on_report,
                      on_prices=lambda changes: _spawn(queries.save_prices(changes, clock.now())))
     sender = WebhookSender(webhooks, timeout_seconds=settings.webhook_timeout_seconds,
@@ -371,7 +373,7 @@ async def open_up_worker(plan: WorkerPlan) -> Runtime:
     instruments, _ = await queries.instruments()
     cache = SharedReadCache(tables.generations, ttl_seconds=settings.cache_ttl_seconds)
     inbox = PgInbox(pool)
-    hub = PgHub(pool, inbox, listener)
+    hub = PgHub(pool, inbox, listener, listeners=SharedListeners(tables.listeners))
     history, close_history = await open_history(settings, pool)
     services = Services(
         commands=PgCommandStore(pool, PostCommit(cache=cache, observe=observe_committed), group_commit=True,

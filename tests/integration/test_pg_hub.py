@@ -1,7 +1,8 @@
 """The notification hub of `tickerdesk up --workers N` over PostgreSQL LISTEN/NOTIFY, on
 a database of its own: what the core publishes reaches the subscribers of another
 process's hub, in order, only for their user; a notification too large for a NOTIFY
-payload travels as a pointer and is read from the inbox; closing a hub ends its streams.
+payload travels as a pointer and is read from the inbox; closing a hub ends its streams;
+given the count of open streams, the core sends only what some stream will read.
 The simulator's commands make the same trip and back."""
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
 from tests.unit.factories import make_order
 from tickerdesk.adapters.postgres.db import create_pool
-from tickerdesk.adapters.postgres.hub import PgHub
+from tickerdesk.adapters.postgres.hub import CHANNEL, PgHub
 from tickerdesk.adapters.postgres.inbox import PgInbox
 from tickerdesk.adapters.postgres.listen import PgListener
 from tickerdesk.adapters.postgres.sim_control import PgSimCommands, PgSimControl
+from tickerdesk.adapters.shared_memory.listeners import SharedListeners
+from tickerdesk.adapters.shared_memory.tables import SharedTables
 from tickerdesk.domain.events import TradePlaced
 
 
@@ -68,6 +72,41 @@ async def test_closing_a_hub_ends_its_streams(two_processes):
         await worker.close()
         await asyncio.wait_for(carol.get(), 5)  # woken at once
         assert carol.overflowed  # the stream closes; its client resumes from the inbox
+
+
+async def test_the_core_sends_only_the_notifications_of_users_with_a_stream_open(scratch_database):
+    url, core_pool = scratch_database
+    tables = SharedTables.create(limit_slots=1, generation_slots=1, price_slots=1, listener_slots=1024)
+    listeners = SharedListeners(tables.listeners)
+    worker_pool = await create_pool(url, 4)
+    listener = await PgListener.connect(url)
+    core = PgHub(core_pool, PgInbox(core_pool), listeners=listeners)
+    worker = PgHub(worker_pool, PgInbox(worker_pool), listener, listeners=listeners)
+    inbox = PgInbox(core_pool)
+    sent: list[str] = []  # the user of every NOTIFY on the channel, as a third process sees them
+    spy = await asyncpg.connect(url)
+    await spy.add_listener(CHANNEL, lambda *args: sent.append(args[3].partition(":")[2][:5]))
+    try:
+        async with worker.subscribe("alice") as alice:
+            stored = await inbox.store([placed("bob", 1), placed("alice", 2), placed("bob", 3)])
+            await core.publish(stored)
+            assert [n.seq for n in await receive(alice, 1)] == [stored[1].seq]
+        await core.publish(await inbox.store([placed("alice", 4)]))  # alice's stream is closed now
+        await spy.execute("SELECT pg_notify($1, '5:carol{}')", CHANNEL)  # a marker: everything before it arrived
+        for _ in range(100):
+            if "carol" in sent:
+                break
+            await asyncio.sleep(0.05)
+        assert sent == ["alice", "carol"]  # bob had no stream; alice's second came after hers closed
+        # and each notification is in the inbox all the same, where a stream opened later starts
+        assert len(await inbox.after("bob", after=0, limit=10)) == 2
+        assert len(await inbox.after("alice", after=0, limit=10)) == 2
+    finally:
+        await spy.close()
+        await worker.close()
+        await listener.close()
+        await worker_pool.close()
+        tables.close()
 
 
 class Venue:

@@ -1,8 +1,9 @@
 """The shared-memory tables of `tickerdesk up --workers N`, across real processes: token
 buckets spend each token once whichever process takes it, a commit in one process drops
-every other process's cached value for that user, and the core's prices are read exactly
-by every worker. The contract each adapter shares with its in-process and Redis twins is
-tested with them (test_rate_limit.py, test_redis_cache.py)."""
+every other process's cached value for that user, the core's prices are read exactly
+by every worker, and the streams a worker holds open are counted where the core reads
+them. The contract each adapter shares with its in-process and Redis twins is tested with
+them (test_rate_limit.py, test_redis_cache.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from tickerdesk.adapters.shared_memory.cache import SharedReadCache
+from tickerdesk.adapters.shared_memory.listeners import SharedListeners
 from tickerdesk.adapters.shared_memory.price_book import SharedPriceBook
 from tickerdesk.adapters.shared_memory.rate_limit import SharedRateLimiter
 from tickerdesk.adapters.shared_memory.tables import SharedTables, SharedTablesHandle
@@ -115,3 +117,35 @@ def test_a_price_must_be_exact_in_ten_thousandths(tables):
     prices.set("AAPL", Decimal("0.0001"))
     assert prices.last("AAPL") == Decimal("0.0001")
     assert prices.snapshot() == {"AAPL": Decimal("0.0001")}
+
+
+def _open_streams(handle: SharedTablesHandle, users: list[str], opened, close) -> None:
+    """In another process (a worker): open a stream of each user's, then close them all."""
+    attached = handle.attach()
+    listeners = SharedListeners(attached.listeners)
+    for user in users:
+        listeners.add(user)
+    opened.set()
+    close.wait(30)
+    for user in users:
+        listeners.remove(user)
+    attached.close()
+
+
+def test_streams_opened_in_another_process_are_counted_until_each_is_closed(tables):
+    listeners = SharedListeners(tables.listeners)
+    context = multiprocessing.get_context("spawn")
+    opened, close = context.Event(), context.Event()
+    worker = context.Process(target=_open_streams, args=(tables.handle, ["alice", "alice", "bob"], opened, close))
+    worker.start()
+    assert opened.wait(30)
+    listeners.add("alice")  # this process's own stream of alice's
+    assert listeners.listening("alice") and listeners.listening("bob") and not listeners.listening("carol")
+    close.set()
+    worker.join(30)
+    assert listeners.listening("alice") and not listeners.listening("bob")  # two closed, one still open
+    listeners.remove("alice")
+    listeners.remove("alice")  # one close too many (never below zero: the next open counts again)
+    assert not listeners.listening("alice")
+    listeners.add("alice")
+    assert listeners.listening("alice")

@@ -7,8 +7,10 @@ connection (from its first WebSocket or SSE subscriber on) and hands each notifi
 to the connections it holds for that user; a payload names its user before the JSON, so
 a worker skips another's users without decoding. PostgreSQL refuses payloads of 8000
 bytes or more: a larger notification travels as a pointer (its `seq`), and the worker
-reads it from the inbox. Notifications are handled one at a time in arrival order, so a
-pointer cannot be overtaken by the next notification.
+reads it from the inbox. Given the processes' shared count of open streams
+(`adapters/shared_memory/listeners`), the core publishes only the notifications of users
+with a stream open somewhere, and each worker counts its streams in it. Notifications are
+handled one at a time in arrival order, so a pointer cannot be overtaken by the next one.
 
 If the listening connection drops, what is published until it is back is lost to it:
 every stream open on the worker is ended as if it had overflowed, when it drops and
@@ -28,6 +30,7 @@ import structlog
 from tickerdesk.adapters.memory.hub import Subscribers, Subscription
 from tickerdesk.adapters.postgres.inbox import PgInbox
 from tickerdesk.adapters.postgres.listen import PgListener
+from tickerdesk.adapters.shared_memory.listeners import SharedListeners
 from tickerdesk.app.ports import Notification
 from tickerdesk.codec import decode_notification, dumps, encode_notification, loads
 
@@ -49,9 +52,11 @@ def _payload(notification: Notification, max_bytes: int) -> str:
 
 class PgHub:
     def __init__(self, pool: asyncpg.Pool, inbox: PgInbox, listener: PgListener | None = None, *,
-                 max_payload_bytes: int = MAX_PAYLOAD_BYTES):
-        """Without a `listener`, the hub only publishes (the core)."""
+                 listeners: SharedListeners | None = None, max_payload_bytes: int = MAX_PAYLOAD_BYTES):
+        """Without a `listener`, the hub only publishes (the core). Without `listeners`, it
+        publishes every notification."""
         self._pool = pool
+        self._listeners = listeners
         self._inbox = inbox
         self._listener = listener
         self._max_payload = max_payload_bytes
@@ -61,6 +66,8 @@ class PgHub:
         self._lock = asyncio.Lock()
 
     async def publish(self, notifications: Sequence[Notification]) -> None:
+        if self._listeners is not None:
+            notifications = [n for n in notifications if self._listeners.listening(n.event.user_id)]
         if not notifications:
             return
         # One statement, so one transaction (delivered together, in order) and one execution in
@@ -74,11 +81,15 @@ class PgHub:
     async def subscribe(self, user_id: str) -> AsyncIterator[Subscription]:
         if self._reader is None:
             await self._start()
+        if self._listeners is not None:
+            self._listeners.add(user_id)  # before the caller reads the inbox's backlog
         queue = self._subscribers.add(user_id)
         try:
             yield queue
         finally:
             self._subscribers.remove(user_id, queue)
+            if self._listeners is not None:
+                self._listeners.remove(user_id)
 
     async def _start(self) -> None:
         async with self._lock:

@@ -21,6 +21,7 @@ from types import TracebackType
 LIMIT_SLOTS = 65_536  # token buckets (32 bytes each): far more than the users active at once
 GENERATION_SLOTS = 262_144  # cache generations (8 bytes each): users share a slot by hash
 PRICE_SLOTS = 8_192  # instruments (16 bytes each)
+LISTENER_SLOTS = 65_536  # open streams per user slot (8 bytes each): users share a slot by hash
 
 
 def key_hash(text: str) -> int:
@@ -122,22 +123,23 @@ class SharedTablesHandle:
     limits: SegmentHandle
     generations: SegmentHandle
     prices: SegmentHandle
+    listeners: SegmentHandle
 
     def attach(self) -> SharedTables:
         return SharedTables(Segment.attach(self.limits), Segment.attach(self.generations),
-                            Segment.attach(self.prices))
+                            Segment.attach(self.prices), Segment.attach(self.listeners))
 
 
 class SharedTables:
-    def __init__(self, limits: Segment, generations: Segment, prices: Segment):
-        self.limits, self.generations, self.prices = limits, generations, prices
+    def __init__(self, limits: Segment, generations: Segment, prices: Segment, listeners: Segment):
+        self.limits, self.generations, self.prices, self.listeners = limits, generations, prices, listeners
 
     @classmethod
     def create(cls, *, limit_slots: int = LIMIT_SLOTS, generation_slots: int = GENERATION_SLOTS,
-               price_slots: int = PRICE_SLOTS) -> SharedTables:
+               price_slots: int = PRICE_SLOTS, listener_slots: int = LISTENER_SLOTS) -> SharedTables:
         made: list[Segment] = []
         try:
-            for size in (limit_slots * 32, generation_slots * 8, price_slots * 16):
+            for size in (limit_slots * 32, generation_slots * 8, price_slots * 16, listener_slots * 8):
                 made.append(Segment.create(size))
         except BaseException:
             for segment in made:
@@ -147,8 +149,9 @@ class SharedTables:
 
     @property
     def handle(self) -> SharedTablesHandle:
-        return SharedTablesHandle(self.limits.handle, self.generations.handle, self.prices.handle)
+        return SharedTablesHandle(self.limits.handle, self.generations.handle, self.prices.handle,
+                                  self.listeners.handle)
 
     def close(self) -> None:
-        for segment in (self.limits, self.generations, self.prices):
+        for segment in (self.limits, self.generations, self.prices, self.listeners):
             segment.close()

@@ -1,0 +1,45 @@
+"""Which users have a live stream (WebSocket or SSE) on some worker of one
+`tickerdesk up --workers N`, so the core sends over NOTIFY only what somebody will read.
+
+Every notification is stored in the inbox first; the hub only pushes it to open
+streams. Most users have none open, and each NOTIFY costs the core its encoding,
+PostgreSQL its queue and every worker its read. So each worker counts, per slot of a
+shared table (users mapped to slots by hash), the streams it holds open, and the core
+publishes a notification only while its user's slot counts one or more.
+
+Nothing is missed: a stream counts itself before it reads the inbox backlog (the hub
+subscribes before the backlog is read), and the core reads the count after the
+notification was committed to the inbox. So a notification the core did not publish
+was committed before the stream counted itself, and its backlog read finds it. Users
+sharing a slot only cost each other a NOTIFY nobody reads.
+"""
+
+from __future__ import annotations
+
+from tickerdesk.adapters.shared_memory.tables import Segment, key_hash
+
+
+class SharedListeners:
+    def __init__(self, counts: Segment):
+        self._counts = counts.as_words()
+        self._lock = counts.lock
+        self._slots = len(self._counts)
+
+    def _slot(self, user_id: str) -> int:
+        return key_hash(user_id) % self._slots
+
+    def add(self, user_id: str) -> None:
+        """A stream of the user's opened in this process."""
+        slot = self._slot(user_id)
+        with self._lock:  # a read-modify-write shared by every process
+            self._counts[slot] += 1
+
+    def remove(self, user_id: str) -> None:
+        slot = self._slot(user_id)
+        with self._lock:
+            if self._counts[slot]:
+                self._counts[slot] -= 1
+
+    def listening(self, user_id: str) -> bool:
+        """Whether some process may hold a stream of the user's (one aligned word: no lock)."""
+        return self._counts[self._slot(user_id)] > 0
