@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 import tempfile
@@ -127,6 +128,16 @@ async def live_url(settings: Settings, runtime: Runtime) -> AsyncIterator[str]:
 def exact(response: httpx.Response) -> Any:
     """The body with numbers as Decimal, as a careful client reads money."""
     return simplejson.loads(response.text, use_decimal=True)
+
+
+_ADDRESSES = itertools.count()
+
+
+def new_address() -> str:
+    """A client address no other test of this process has used (the documentation ranges,
+    762 of them), so a test never inherits a rate-limit bucket another one spent."""
+    n = next(_ADDRESSES) % 762
+    return f"{('192.0.2', '198.51.100', '203.0.113')[n // 254]}.{n % 254 + 1}"
 
 
 def bearer(user_id: str, admin: bool = False) -> dict[str, str]:

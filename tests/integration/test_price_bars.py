@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -21,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import exact, fresh_database, set_price
+from tests.conftest import exact, fresh_database, new_address, set_price
 from tickerdesk.adapters.postgres.db import ALEMBIC_INI, asyncpg_dsn, sqlalchemy_url
 from tickerdesk.adapters.postgres.reads import PgQueries
 from tickerdesk.app.rate_limits import RateLimit
@@ -244,7 +243,7 @@ async def test_the_widest_window_and_the_ends_of_time_are_answered(client):
 async def test_bars_share_the_public_per_address_limit(settings, runtime):
     saved = dict(runtime.services.limits)
     runtime.services.limits["public"] = RateLimit(rate=0.001, burst=2)
-    address = f"203.0.113.{uuid.uuid4().int % 250 + 1}"
+    address = new_address()
     app = create_app(settings, services=runtime.services)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 40000)),

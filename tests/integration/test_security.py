@@ -16,17 +16,12 @@ import httpx
 import pytest
 import websockets
 
-from tests.conftest import SECRET, bearer
+from tests.conftest import SECRET, bearer, new_address
 from tickerdesk.app.rate_limits import RateLimit
 from tickerdesk.entrypoints.http.app import create_app
 from tickerdesk.entrypoints.http.auth import issue_token
 
 BAD = {"Authorization": "Bearer not-a-token"}
-
-
-def new_address() -> str:
-    """A client address of the test's own (TEST-NET-3), so buckets never collide."""
-    return f"203.0.113.{uuid.uuid4().int % 250 + 1}"
 
 
 @pytest.fixture
