@@ -2,6 +2,7 @@
 dead letters, ordered consumers, and the outbox relay."""
 
 import asyncio
+import json
 import os
 import uuid
 from dataclasses import replace
@@ -199,8 +200,6 @@ async def test_the_relay_publishes_committed_events_and_removes_them(broker, scr
     assert await scratch_pool.fetchval("SELECT count(*) FROM outbox") == 0
     await asyncio.sleep(0.2)
     received = await queue_messages(broker, "history")
-    import json
-
     assert [json.loads(m.body)["data"]["n"] for m in received] == list(range(1, 31))  # all, once, in order
 
 
@@ -239,3 +238,32 @@ async def test_only_one_exclusive_relay_publishes_at_a_time(scratch_pool):
     release.set()
     assert await task == 5
     assert published == [5]
+
+
+async def test_two_drains_of_one_relay_take_turns_and_keep_the_order(scratch_pool):
+    """A test's `settle` drains beside the relay's own loop: the second must wait for the
+    first's batch, not skip its locked rows and hand the next ones over first."""
+    await scratch_pool.execute(
+        """INSERT INTO outbox (event_id, user_id, type, payload)
+           SELECT gen_random_uuid(), 'u', 'trade.placed', jsonb_build_object('n', g) FROM generate_series(1, 6) g"""
+    )
+    published: list[int] = []
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def publish(events):
+        if not inside.is_set():  # the first batch is held until the second drain has started
+            inside.set()
+            await release.wait()
+        published.extend(json.loads(e)["n"] if isinstance(e, str) else e["n"] for e in events)
+
+    relay = OutboxRelay(scratch_pool, publish, batch=3)
+    loop_drain = asyncio.create_task(relay.drain())
+    await inside.wait()
+    settle_drain = asyncio.create_task(relay.drain())
+    try:
+        await asyncio.sleep(0.2)  # without turns, this one would have published 4-6 by now
+        assert published == []
+    finally:
+        release.set()
+        await asyncio.gather(loop_drain, settle_drain)
+    assert published == [1, 2, 3, 4, 5, 6]

@@ -34,12 +34,16 @@ class OutboxRelay:
         self._batch = batch
         self._exclusive = exclusive
         self._wakeup = asyncio.Event()
+        # One batch at a time in this process too: a second caller (`drain` from a test's
+        # settle, beside the loop) would otherwise skip the rows the first has locked, take
+        # the next ones and could hand them to the consumers first, out of order.
+        self._turn = asyncio.Lock()
 
     def wake(self) -> None:
         self._wakeup.set()
 
     async def relay_once(self) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._turn, self.pool.acquire() as conn, conn.transaction():
             # Several relays may run; one publishes at a time so that events keep
             # their order on the bus, and the others stand by.
             if self._exclusive and not await conn.fetchval("SELECT pg_try_advisory_xact_lock(7340)"):
