@@ -11,7 +11,8 @@ Nothing is missed: a stream counts itself before it reads the inbox backlog (the
 subscribes before the backlog is read), and the core reads the count after the
 notification was committed to the inbox. So a notification the core did not publish
 was committed before the stream counted itself, and its backlog read finds it. Users
-sharing a slot only cost each other a NOTIFY nobody reads.
+sharing a slot only cost each other a NOTIFY nobody reads, and so would the counts of a
+worker killed with streams open (in `up`, a worker's death stops every process anyway).
 """
 
 from __future__ import annotations
