@@ -84,8 +84,13 @@ async def test_the_core_sends_only_the_notifications_of_users_with_a_stream_open
     worker = PgHub(worker_pool, PgInbox(worker_pool), listener, listeners=listeners)
     inbox = PgInbox(core_pool)
     sent: list[str] = []  # the user of every NOTIFY on the channel, as a third process sees them
+
+    def heard(connection, pid, channel, payload: str) -> None:
+        length, _, rest = payload.partition(":")  # `<length of the user id>:<user id><body>`
+        sent.append(rest[: int(length)])
+
     spy = await asyncpg.connect(url)
-    await spy.add_listener(CHANNEL, lambda *args: sent.append(args[3].partition(":")[2][:5]))
+    await spy.add_listener(CHANNEL, heard)
     try:
         async with worker.subscribe("alice") as alice:
             stored = await inbox.store([placed("bob", 1), placed("alice", 2), placed("bob", 3)])

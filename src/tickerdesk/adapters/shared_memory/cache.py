@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from tickerdesk.adapters.redis.cache import KINDS, check_kind, check_ttl
-from tickerdesk.adapters.shared_memory.tables import Segment, key_hash
+from tickerdesk.adapters.shared_memory.tables import KeyedCounters, Segment
 from tickerdesk.codec import dumps, loads
 
 
@@ -24,15 +24,10 @@ class SharedReadCache:
     def __init__(self, generations: Segment, *, ttl_seconds: int = 30):
         check_ttl(ttl_seconds)
         self._ttl = ttl_seconds
-        self._generations = generations.as_words()
-        self._lock = generations.lock
-        self._slots = len(self._generations)
+        self._generations = KeyedCounters(generations)
         # (kind, user) -> expires at, generation, JSON text (so a caller cannot change what the next one gets)
         self._values: dict[tuple[str, str], tuple[float, int, str]] = {}
         self._sweep_above = 4096
-
-    def _slot(self, user_id: str) -> int:
-        return key_hash(user_id) % self._slots
 
     async def get(self, kind: str, user_id: str) -> dict[str, Any] | None:
         check_kind(kind)
@@ -40,14 +35,14 @@ class SharedReadCache:
         if entry is None:
             return None
         expires_at, generation, text = entry
-        if time.monotonic() >= expires_at or self._generations[self._slot(user_id)] != generation:
+        if time.monotonic() >= expires_at or self._generations.get(user_id) != generation:
             del self._values[(kind, user_id)]
             return None
         return loads(text)
 
     async def put(self, kind: str, user_id: str, value: dict[str, Any], *, version: int) -> None:
         check_kind(kind)
-        if self._generations[self._slot(user_id)] == version:
+        if self._generations.get(user_id) == version:
             now = time.monotonic()
             self._values[(kind, user_id)] = (now + self._ttl, version, dumps(value))
             if len(self._values) > self._sweep_above:
@@ -58,11 +53,9 @@ class SharedReadCache:
         self._sweep_above = max(4096, 2 * len(self._values))
 
     async def invalidate(self, user_id: str) -> None:
-        slot = self._slot(user_id)
-        with self._lock:  # a read-modify-write: two processes must not both write n + 1
-            self._generations[slot] += 1
+        self._generations.add(user_id, 1)
         for kind in KINDS:
             self._values.pop((kind, user_id), None)
 
     async def version(self, user_id: str) -> int:
-        return int(self._generations[self._slot(user_id)])
+        return self._generations.get(user_id)

@@ -17,30 +17,20 @@ worker killed with streams open (in `up`, a worker's death stops every process a
 
 from __future__ import annotations
 
-from tickerdesk.adapters.shared_memory.tables import Segment, key_hash
+from tickerdesk.adapters.shared_memory.tables import KeyedCounters, Segment
 
 
 class SharedListeners:
     def __init__(self, counts: Segment):
-        self._counts = counts.as_words()
-        self._lock = counts.lock
-        self._slots = len(self._counts)
-
-    def _slot(self, user_id: str) -> int:
-        return key_hash(user_id) % self._slots
+        self._counts = KeyedCounters(counts)
 
     def add(self, user_id: str) -> None:
         """A stream of the user's opened in this process."""
-        slot = self._slot(user_id)
-        with self._lock:  # a read-modify-write shared by every process
-            self._counts[slot] += 1
+        self._counts.add(user_id, 1)
 
     def remove(self, user_id: str) -> None:
-        slot = self._slot(user_id)
-        with self._lock:
-            if self._counts[slot]:
-                self._counts[slot] -= 1
+        self._counts.add(user_id, -1)
 
     def listening(self, user_id: str) -> bool:
-        """Whether some process may hold a stream of the user's (one aligned word: no lock)."""
-        return self._counts[self._slot(user_id)] > 0
+        """Whether some process may hold a stream of the user's."""
+        return self._counts.get(user_id) > 0

@@ -118,6 +118,29 @@ class Segment:
                 os.unlink(self.lock.path)
 
 
+class KeyedCounters:
+    """A segment as one 64-bit counter per slot, keys mapped to slots by hash (keys that
+    share a slot share its counter): the cache's generations, the open streams' counts."""
+
+    def __init__(self, segment: Segment):
+        self._words = segment.as_words()
+        self._lock = segment.lock
+        self._slots = len(self._words)
+
+    def _slot(self, key: str) -> int:
+        return key_hash(key) % self._slots
+
+    def get(self, key: str) -> int:
+        """One aligned word: read without the lock."""
+        return int(self._words[self._slot(key)])
+
+    def add(self, key: str, delta: int) -> None:
+        """A read-modify-write every process shares, so under the lock; never below zero."""
+        slot = self._slot(key)
+        with self._lock:
+            self._words[slot] = max(0, self._words[slot] + delta)
+
+
 @dataclass(frozen=True)
 class SharedTablesHandle:
     limits: SegmentHandle
